@@ -1,0 +1,124 @@
+// The composition root: builds every part from config, wires them, and owns start and stop.
+import { readFileSync } from 'node:fs';
+import { createApiKeys } from './auth/api-keys.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/env.js';
+import { createPricing, DEFAULT_PRICE_TABLE, loadPriceTable } from './credits/pricing.js';
+import { openSqlite } from './db/connection.js';
+import { createStore } from './db/store.js';
+import { createKlingClient } from './kling/client.js';
+import type { KlingClient } from './kling/types.js';
+import { createLogger, type Logger } from './logger.js';
+import { schema } from './schema/index.js';
+import { createCallerResolver } from './server/caller.js';
+import { createGatewayHttpServer } from './server/http.js';
+import { createGatewayYoga } from './server/yoga.js';
+import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
+import { createTaskService } from './tasks/task-service.js';
+import { createTaskWatch } from './tasks/task-watch.js';
+
+export interface GatewayOverrides {
+  /** Tests drive time with a manual clock. */
+  clock?: Clock;
+  logger?: Logger;
+  /** Scale-out passes a Redis-backed event target. */
+  eventTarget?: TaskEventTarget;
+  /** A ready Kling client instead of one built from config. */
+  kling?: KlingClient;
+}
+
+export function createGateway(config: Config, overrides: GatewayOverrides = {}) {
+  const clock = overrides.clock ?? systemClock;
+  const logger = overrides.logger ?? createLogger({ level: config.log.level });
+  const credentials = config.kling.credentials;
+  if (!overrides.kling && !credentials) {
+    throw new Error('Kling credentials are missing: set KLING_ACCESS_KEY and KLING_SECRET_KEY, or start the simulator.');
+  }
+
+  const database = openSqlite(config.db.url);
+  const store = createStore(database.db);
+  const pricing = createPricing(
+    config.credits.pricesFile ? loadPriceTable(JSON.parse(readFileSync(config.credits.pricesFile, 'utf8'))) : DEFAULT_PRICE_TABLE,
+  );
+  const kling =
+    overrides.kling ??
+    createKlingClient({
+      baseUrl: config.kling.baseUrl,
+      accessKey: credentials?.accessKey ?? '',
+      secretKey: credentials?.secretKey ?? '',
+      clock,
+      logger: logger.child({ component: 'kling' }),
+      timeouts: {
+        connectMs: config.kling.connectTimeoutMs,
+        headersMs: config.kling.requestTimeoutMs,
+        bodyMs: config.kling.requestTimeoutMs,
+      },
+      connections: config.kling.connections,
+      retry: { maxAttempts: 3, baseMs: 200, maxMs: 5_000 },
+    });
+  const pubsub = createTaskPubSub(overrides.eventTarget);
+  const apiKeys = createApiKeys({ store, clock });
+  const tasks = createTaskService({
+    store,
+    kling,
+    pricing,
+    pubsub,
+    clock,
+    logger: logger.child({ component: 'tasks' }),
+    deadlineSeconds: config.tasks.deadlineSeconds,
+    maxActivePerKey: config.tasks.maxActivePerKey,
+    firstCheckDelayMs: config.poll.firstDelayMs,
+    submitLeaseMs: 60_000,
+    callbackBaseUrl: config.http.publicUrl,
+  });
+  const watch = createTaskWatch({ store, pubsub });
+  const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
+  const yoga = createGatewayYoga({
+    schema,
+    services: { tasks, apiKeys, pubsub, watch },
+    resolveCaller,
+    logger,
+    graphiql: config.graphql.graphiql,
+  });
+  const http = createGatewayHttpServer({
+    yoga,
+    resolveCaller,
+    host: config.http.host,
+    port: config.http.port,
+    readiness: [
+      {
+        name: 'database',
+        check: async () => {
+          database.sqlite.prepare('SELECT 1').get();
+        },
+      },
+    ],
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    logger,
+    store,
+    database,
+    apiKeys,
+    tasks,
+    kling,
+    /** Starts listening; resolves with the GraphQL endpoint URL. */
+    start: () => http.listen(),
+    get url() {
+      return http.url;
+    },
+    /** Stops producing updates before closing the sockets that carry them; idempotent. */
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        await http.close();
+        if (!overrides.kling) await kling.close();
+        database.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export type Gateway = ReturnType<typeof createGateway>;

@@ -1,0 +1,114 @@
+// The one place that reads the environment. loadConfig is pure so tests call it with a literal object.
+import { z } from 'zod';
+
+/** Kling's global (international) endpoint, kling-api.md section 1. */
+export const KLING_GLOBAL_BASE_URL = 'https://api-singapore.klingai.com';
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(fallback));
+const seconds = (fallback: number, min: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().min(min).default(fallback));
+const bool = (fallback: boolean) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .optional(),
+  ).transform((v) => v ?? fallback);
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.preprocess(emptyAsUndefined, z.enum(['development', 'production', 'test']).default('development')),
+    PORT: int(4000, 0, 65535),
+    HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
+    PUBLIC_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    DATABASE_URL: z.preprocess(emptyAsUndefined, z.string().default('./data/gateway.db')),
+    REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+    KLING_ACCESS_KEY: optionalString,
+    KLING_SECRET_KEY: optionalString,
+    KLING_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).default(KLING_GLOBAL_BASE_URL)),
+    KLING_CONNECT_TIMEOUT_MS: int(5_000, 1),
+    KLING_REQUEST_TIMEOUT_MS: int(30_000, 1),
+    KLING_CONNECTIONS: int(32, 1, 1024),
+    SIMULATOR_PORT: int(4010, 0, 65535),
+    SIMULATOR_TASK_SECONDS: seconds(10, 0),
+    ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+    GRAPHIQL: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
+    INTROSPECTION: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
+    LOG_LEVEL: z.preprocess(
+      emptyAsUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    PRICES_FILE: optionalString,
+    POLL_FIRST_DELAY_MS: int(2_000, 0),
+    POLL_MAX_INTERVAL_MS: int(15_000, 1),
+    POLL_REQUESTS_PER_SECOND: int(20, 1),
+    POLL_CONCURRENCY: int(8, 1, 1024),
+    TASK_DEADLINE_SECONDS: int(3_600, 1),
+    KEY_MAX_ACTIVE_TASKS: int(20, 1),
+    DEMO_KEY: bool(true),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.KLING_ACCESS_KEY === undefined) !== (env.KLING_SECRET_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.KLING_ACCESS_KEY === undefined ? 'KLING_ACCESS_KEY' : 'KLING_SECRET_KEY'],
+        message: 'set both KLING_ACCESS_KEY and KLING_SECRET_KEY, or neither (neither starts the simulator)',
+      });
+    }
+  });
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  return {
+    env: e.NODE_ENV,
+    production,
+    http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
+    db: { url: e.DATABASE_URL },
+    redis: { url: e.REDIS_URL },
+    kling: {
+      baseUrl: e.KLING_BASE_URL,
+      /** Both set = the real Kling; both unset = main.ts starts the simulator and fills these in. */
+      credentials:
+        e.KLING_ACCESS_KEY !== undefined && e.KLING_SECRET_KEY !== undefined
+          ? { accessKey: e.KLING_ACCESS_KEY, secretKey: e.KLING_SECRET_KEY }
+          : undefined,
+      connectTimeoutMs: e.KLING_CONNECT_TIMEOUT_MS,
+      requestTimeoutMs: e.KLING_REQUEST_TIMEOUT_MS,
+      connections: e.KLING_CONNECTIONS,
+    },
+    simulator: { port: e.SIMULATOR_PORT, taskSeconds: e.SIMULATOR_TASK_SECONDS },
+    poll: {
+      firstDelayMs: e.POLL_FIRST_DELAY_MS,
+      maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
+      requestsPerSecond: e.POLL_REQUESTS_PER_SECOND,
+      concurrency: e.POLL_CONCURRENCY,
+    },
+    tasks: { deadlineSeconds: e.TASK_DEADLINE_SECONDS, maxActivePerKey: e.KEY_MAX_ACTIVE_TASKS },
+    credits: { pricesFile: e.PRICES_FILE },
+    admin: { token: e.ADMIN_TOKEN },
+    graphql: {
+      graphiql: e.GRAPHIQL === undefined ? !production : e.GRAPHIQL === 'true',
+      introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
+    },
+    log: { level: e.LOG_LEVEL },
+    demoKey: e.DEMO_KEY && !production,
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

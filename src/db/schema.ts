@@ -1,0 +1,108 @@
+// Tables of the embedded (SQLite) store. Times are Unix milliseconds; credits are whole numbers.
+import { sql } from 'drizzle-orm';
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    /** SHA-256 of the key; the key itself is shown once and never stored. */
+    keyHash: text('key_hash').notNull(),
+    /** The first characters of the key, so an operator can tell keys apart in `keys list`. */
+    keyPrefix: text('key_prefix').notNull(),
+    /** What can still be held. Changed only together with a credit_ledger row. */
+    creditBalance: integer('credit_balance').notNull().default(0),
+    creditsHeld: integer('credits_held').notNull().default(0),
+    creditsUsed: integer('credits_used').notNull().default(0),
+    /** Standard Webhooks secret (`whsec_…`) that signs this key's outgoing webhooks. */
+    webhookSecret: text('webhook_secret').notNull(),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_key_hash_idx').on(t.keyHash)],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id),
+    status: text('status').notNull(),
+    prompt: text('prompt').notNull(),
+    negativePrompt: text('negative_prompt'),
+    model: text('model').notNull(),
+    mode: text('mode').notNull(),
+    aspectRatio: text('aspect_ratio').notNull(),
+    durationSeconds: integer('duration_seconds').notNull(),
+    cfgScale: real('cfg_scale'),
+    /** JSON of { type, config } or null. */
+    cameraControl: text('camera_control'),
+    generateAudio: integer('generate_audio', { mode: 'boolean' }).notNull(),
+    webhookUrl: text('webhook_url'),
+    idempotencyKey: text('idempotency_key'),
+    /** Hash of the normalised input: the same idempotencyKey with another input is a conflict. */
+    inputFingerprint: text('input_fingerprint').notNull(),
+    /** The price held for this task. */
+    credits: integer('credits').notNull(),
+    creditsCharged: integer('credits_charged').notNull().default(0),
+    klingTaskId: text('kling_task_id'),
+    failureCode: text('failure_code'),
+    failureMessage: text('failure_message'),
+    failureRetryable: integer('failure_retryable', { mode: 'boolean' }),
+    /** JSON array of { id, url, durationSeconds }. */
+    videos: text('videos').notNull().default('[]'),
+    /** Secret part of the per-task callback URL handed to Kling. */
+    callbackToken: text('callback_token').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    submittedAt: integer('submitted_at'),
+    completedAt: integer('completed_at'),
+    /** After this the sweeper times the task out and refunds it. */
+    deadlineAt: integer('deadline_at').notNull(),
+    /** When the poller (or, for QUEUED tasks, the dispatcher) should look at the task next; null once terminal. */
+    nextCheckAt: integer('next_check_at'),
+    checkAttempts: integer('check_attempts').notNull().default(0),
+    /** Bumped on every change, so subscribers can drop stale or repeated events. */
+    version: integer('version').notNull().default(1),
+  },
+  (t) => [
+    uniqueIndex('tasks_key_idempotency_idx')
+      .on(t.apiKeyId, t.idempotencyKey)
+      .where(sql`${t.idempotencyKey} IS NOT NULL`),
+    index('tasks_key_created_idx').on(t.apiKeyId, t.createdAt, t.id),
+    index('tasks_due_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} IS NOT NULL`),
+    index('tasks_key_status_idx').on(t.apiKeyId, t.status),
+    index('tasks_kling_task_idx').on(t.klingTaskId),
+  ],
+);
+
+/** One row per grant, hold, charge and refund, so every balance can be recomputed and audited. */
+export const creditLedger = sqliteTable(
+  'credit_ledger',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id),
+    taskId: text('task_id').references(() => tasks.id),
+    kind: text('kind', { enum: ['grant', 'hold', 'charge', 'refund'] }).notNull(),
+    amount: integer('amount').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    // The database itself refuses a second hold, charge or refund for one task.
+    uniqueIndex('credit_ledger_task_kind_idx')
+      .on(t.taskId, t.kind)
+      .where(sql`${t.taskId} IS NOT NULL`),
+    index('credit_ledger_key_idx').on(t.apiKeyId, t.createdAt),
+  ],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type TaskRow = typeof tasks.$inferSelect;
+export type NewTaskRow = typeof tasks.$inferInsert;
+export type LedgerRow = typeof creditLedger.$inferSelect;
+export type LedgerKind = LedgerRow['kind'];

@@ -1,0 +1,257 @@
+// Every query the services use. Credits change only here, each time inside one transaction together
+// with its ledger row and guarded by the task's current status, so a hold settles or refunds once.
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import type { TaskStatus } from '../tasks/status.js';
+import type { SqliteDb } from './connection.js';
+import { apiKeys, creditLedger, tasks, type ApiKeyRow, type LedgerKind, type NewTaskRow, type TaskRow } from './schema.js';
+
+export type InsertTaskOutcome =
+  | { kind: 'created'; task: TaskRow }
+  | { kind: 'replayed'; task: TaskRow }
+  | { kind: 'idempotency-conflict' }
+  | { kind: 'insufficient-credits'; available: number };
+
+export type Settlement = 'charge' | 'refund';
+
+export interface Transition {
+  /** The change applies only while the task is in one of these states (compare-and-swap). */
+  from: readonly TaskStatus[];
+  set: Partial<Omit<NewTaskRow, 'id' | 'apiKeyId' | 'credits' | 'creditsCharged' | 'version'>>;
+  /** Moves the task's hold to a charge or back to the balance in the same transaction. */
+  settle?: Settlement | undefined;
+}
+
+export interface TaskListFilter {
+  statuses?: readonly TaskStatus[] | undefined;
+  model?: string | undefined;
+  createdFrom?: number | undefined;
+  createdTo?: number | undefined;
+}
+
+export interface TaskPosition {
+  createdAt: number;
+  id: string;
+}
+
+export interface TaskPage {
+  limit: number;
+  /** Only rows strictly older than this (createdAt, id) position. */
+  olderThan?: TaskPosition | undefined;
+  /** Only rows strictly newer than this position. */
+  newerThan?: TaskPosition | undefined;
+  /** Newest first unless set. */
+  oldestFirst?: boolean | undefined;
+  filter?: TaskListFilter | undefined;
+}
+
+export function createStore(db: SqliteDb) {
+  const writeTx = <T>(fn: (tx: SqliteDb) => T): T =>
+    // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
+    db.transaction((tx) => fn(tx as unknown as SqliteDb), { behavior: 'immediate' });
+
+  const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
+    tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now }).run();
+
+  return {
+    async insertApiKey(row: Omit<ApiKeyRow, 'creditBalance' | 'creditsHeld' | 'creditsUsed' | 'revokedAt'>, credits: number) {
+      return writeTx((tx) => {
+        const created = tx.insert(apiKeys).values({ ...row, creditBalance: credits }).returning().get();
+        if (credits > 0) ledger(tx, row.id, null, 'grant', credits, row.createdAt);
+        return created;
+      });
+    },
+
+    async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
+      return db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).get();
+    },
+
+    async getApiKey(id: string): Promise<ApiKeyRow | undefined> {
+      return db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+    },
+
+    async findApiKey(idOrName: string): Promise<ApiKeyRow | undefined> {
+      return db
+        .select()
+        .from(apiKeys)
+        .where(or(eq(apiKeys.id, idOrName), eq(apiKeys.name, idOrName)))
+        .orderBy(desc(apiKeys.createdAt))
+        .get();
+    },
+
+    async listApiKeys(): Promise<ApiKeyRow[]> {
+      return db.select().from(apiKeys).orderBy(apiKeys.createdAt).all();
+    },
+
+    async grantCredits(id: string, amount: number, now: number): Promise<ApiKeyRow | undefined> {
+      return writeTx((tx) => {
+        const updated = tx
+          .update(apiKeys)
+          .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
+          .where(eq(apiKeys.id, id))
+          .returning()
+          .get();
+        if (updated) ledger(tx, id, null, 'grant', amount, now);
+        return updated;
+      });
+    },
+
+    async revokeApiKey(id: string, now: number): Promise<ApiKeyRow | undefined> {
+      return db
+        .update(apiKeys)
+        .set({ revokedAt: now })
+        .where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} IS NULL`))
+        .returning()
+        .get();
+    },
+
+    /** Holds the price and records the task in one transaction; replays and conflicts hold nothing. */
+    async insertTaskWithHold(row: NewTaskRow & { createdAt: number }): Promise<InsertTaskOutcome> {
+      return writeTx((tx): InsertTaskOutcome => {
+        if (row.idempotencyKey) {
+          const existing = tx
+            .select()
+            .from(tasks)
+            .where(and(eq(tasks.apiKeyId, row.apiKeyId), eq(tasks.idempotencyKey, row.idempotencyKey)))
+            .get();
+          if (existing) {
+            return existing.inputFingerprint === row.inputFingerprint
+              ? { kind: 'replayed', task: existing }
+              : { kind: 'idempotency-conflict' };
+          }
+        }
+        const held = tx
+          .update(apiKeys)
+          .set({
+            creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
+            creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
+          })
+          .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
+          .run();
+        if (held.changes === 0) {
+          const account = tx.select({ balance: apiKeys.creditBalance }).from(apiKeys).where(eq(apiKeys.id, row.apiKeyId)).get();
+          return { kind: 'insufficient-credits', available: account?.balance ?? 0 };
+        }
+        const task = tx.insert(tasks).values(row).returning().get();
+        ledger(tx, row.apiKeyId, task.id, 'hold', row.credits, row.createdAt);
+        return { kind: 'created', task };
+      });
+    },
+
+    /**
+     * Applies a status change only if the task is still in one of `from`; returns the updated row,
+     * or undefined when another writer got there first (then nothing at all was changed).
+     */
+    async transition(id: string, change: Transition, now: number): Promise<TaskRow | undefined> {
+      return writeTx((tx) => {
+        const updated = tx
+          .update(tasks)
+          .set({
+            ...change.set,
+            ...(change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {}),
+            updatedAt: now,
+            version: sql`${tasks.version} + 1`,
+          })
+          .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
+          .returning()
+          .get();
+        if (!updated || !change.settle) return updated;
+        const amount = updated.credits;
+        tx.update(apiKeys)
+          .set(
+            change.settle === 'charge'
+              ? { creditsHeld: sql`${apiKeys.creditsHeld} - ${amount}`, creditsUsed: sql`${apiKeys.creditsUsed} + ${amount}` }
+              : { creditsHeld: sql`${apiKeys.creditsHeld} - ${amount}`, creditBalance: sql`${apiKeys.creditBalance} + ${amount}` },
+          )
+          .where(eq(apiKeys.id, updated.apiKeyId))
+          .run();
+        ledger(tx, updated.apiKeyId, updated.id, change.settle, amount, now);
+        return updated;
+      });
+    },
+
+    async getTask(id: string): Promise<TaskRow | undefined> {
+      return db.select().from(tasks).where(eq(tasks.id, id)).get();
+    },
+
+    async getTaskForKey(apiKeyId: string, id: string): Promise<TaskRow | undefined> {
+      return db
+        .select()
+        .from(tasks)
+        .where(and(eq(tasks.id, id), eq(tasks.apiKeyId, apiKeyId)))
+        .get();
+    },
+
+    async listTasksForKey(apiKeyId: string, page: TaskPage): Promise<TaskRow[]> {
+      const conditions: SQL[] = [eq(tasks.apiKeyId, apiKeyId)];
+      const f = page.filter;
+      if (f?.statuses && f.statuses.length > 0) conditions.push(inArray(tasks.status, [...f.statuses]));
+      if (f?.model) conditions.push(eq(tasks.model, f.model));
+      if (f?.createdFrom !== undefined) conditions.push(gte(tasks.createdAt, f.createdFrom));
+      if (f?.createdTo !== undefined) conditions.push(lte(tasks.createdAt, f.createdTo));
+      const o = page.olderThan;
+      const n = page.newerThan;
+      const older = o && or(lt(tasks.createdAt, o.createdAt), and(eq(tasks.createdAt, o.createdAt), lt(tasks.id, o.id)));
+      const newer = n && or(gt(tasks.createdAt, n.createdAt), and(eq(tasks.createdAt, n.createdAt), gt(tasks.id, n.id)));
+      if (older) conditions.push(older);
+      if (newer) conditions.push(newer);
+      return db
+        .select()
+        .from(tasks)
+        .where(and(...conditions))
+        .orderBy(...(page.oldestFirst ? [asc(tasks.createdAt), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)]))
+        .limit(page.limit)
+        .all();
+    },
+
+    /** Open tasks whose next check is due, oldest due first. */
+    async dueTasks(now: number, limit: number): Promise<TaskRow[]> {
+      return db
+        .select()
+        .from(tasks)
+        .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.nextCheckAt, now)))
+        .orderBy(tasks.nextCheckAt)
+        .limit(limit)
+        .all();
+    },
+
+    async countTasksForKey(apiKeyId: string, statuses: readonly TaskStatus[]): Promise<number> {
+      const row = db
+        .select({ n: sql<number>`count(*)` })
+        .from(tasks)
+        .where(and(eq(tasks.apiKeyId, apiKeyId), inArray(tasks.status, [...statuses])))
+        .get();
+      return row?.n ?? 0;
+    },
+
+    /** 1-based place of a QUEUED task in its key's queue (oldest first). */
+    async queuePosition(apiKeyId: string, createdAt: number, id: string): Promise<number> {
+      const row = db
+        .select({ n: sql<number>`count(*)` })
+        .from(tasks)
+        .where(
+          and(
+            eq(tasks.apiKeyId, apiKeyId),
+            eq(tasks.status, 'QUEUED'),
+            or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
+          ),
+        )
+        .get();
+      return (row?.n ?? 0) + 1;
+    },
+
+    /** Sums of the ledger per kind for one key, for audits and tests. */
+    async ledgerTotals(apiKeyId: string): Promise<Record<LedgerKind, number>> {
+      const rows = db
+        .select({ kind: creditLedger.kind, total: sql<number>`sum(${creditLedger.amount})` })
+        .from(creditLedger)
+        .where(eq(creditLedger.apiKeyId, apiKeyId))
+        .groupBy(creditLedger.kind)
+        .all();
+      const totals: Record<LedgerKind, number> = { grant: 0, hold: 0, charge: 0, refund: 0 };
+      for (const r of rows) totals[r.kind] = r.total;
+      return totals;
+    },
+  };
+}
+
+export type Store = ReturnType<typeof createStore>;

@@ -1,0 +1,25 @@
+// What resolvers see. The transport half (request, socket) stays in server/; resolvers get services.
+import type { ApiKeys } from '../auth/api-keys.js';
+import type { TaskPubSub } from '../tasks/pubsub.js';
+import type { TaskService } from '../tasks/task-service.js';
+import type { TaskWatch } from '../tasks/task-watch.js';
+
+export interface GatewayServices {
+  tasks: TaskService;
+  apiKeys: ApiKeys;
+  pubsub: TaskPubSub;
+  watch: TaskWatch;
+}
+
+export interface GatewayContext {
+  /** The caller's API key id, or null when no valid key was presented. */
+  apiKeyId: string | null;
+  /** True when the request carried the operator's ADMIN_TOKEN. */
+  isAdmin: boolean;
+  /** True when credentials were presented but are not valid; such a request is refused outright. */
+  credentialsRejected: boolean;
+  services: GatewayServices;
+}
+
+/** The context of a field behind `withAuth({ apiKey: true })`. */
+export type KeyedContext = GatewayContext & { apiKeyId: string };

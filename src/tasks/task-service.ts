@@ -1,0 +1,183 @@
+// Submitting, reading and canceling tasks for one API key at a time.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { newId } from '../auth/api-keys.js';
+import type { Clock } from '../clock.js';
+import type { Pricing } from '../credits/pricing.js';
+import type { TaskRow } from '../db/schema.js';
+import type { Store, TaskPage, Transition } from '../db/store.js';
+import { IdempotencyConflictError, InsufficientCreditsError, NotFoundError, UpstreamError } from '../errors.js';
+import { isKlingApiError } from '../kling/errors.js';
+import type { KlingClient } from '../kling/types.js';
+import { fingerprintOf, type GenerateRequest } from './input.js';
+import { failureColumns, failureFromSubmitError, toKlingRequest, transitionFor } from './kling-mapping.js';
+import type { TaskPubSub } from './pubsub.js';
+import { AT_KLING_STATUSES, isTerminal, type TaskStatus } from './status.js';
+import { toTaskView, type TaskView } from './task-view.js';
+
+export interface TaskServiceOptions {
+  store: Store;
+  kling: KlingClient;
+  pricing: Pricing;
+  pubsub: TaskPubSub;
+  clock: Clock;
+  logger: Logger;
+  /** A task not finished by then is timed out and refunded. */
+  deadlineSeconds: number;
+  /** Tasks one key may have at Kling at once; more wait in QUEUED. */
+  maxActivePerKey: number;
+  /** When to look at a task first after Kling accepted it. */
+  firstCheckDelayMs: number;
+  /** How long a submit may be in flight before another dispatcher may take the queued task over. */
+  submitLeaseMs: number;
+  /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
+  callbackBaseUrl?: string | undefined;
+}
+
+export function createTaskService(options: TaskServiceOptions) {
+  const { store, kling, pricing, pubsub, clock, logger } = options;
+
+  const publish = (row: TaskRow) => {
+    pubsub.publish('task:updated', row.id, row);
+  };
+
+  /** Applies a guarded change and announces it; undefined when the task had already moved on. */
+  const apply = async (id: string, change: Transition): Promise<TaskRow | undefined> => {
+    const row = await store.transition(id, change, clock.now());
+    if (row) publish(row);
+    return row;
+  };
+
+  const callbackUrlOf = (row: TaskRow) =>
+    options.callbackBaseUrl ? `${options.callbackBaseUrl}/kling/callback/${row.id}/${row.callbackToken}` : undefined;
+
+  /**
+   * Hands a QUEUED task to Kling. Returns the row as it stands afterwards. A refusal that cannot
+   * heal fails the task with a refund; anything transient leaves it QUEUED for the dispatcher.
+   */
+  const submitToKling = async (row: TaskRow, lookFirst: boolean): Promise<TaskRow> => {
+    const now = clock.now();
+    try {
+      const request = toKlingRequest(toTaskView(row), callbackUrlOf(row));
+      // After a crash or an ambiguous answer the task may already exist at Kling under our id.
+      const found = lookFirst ? await kling.findTaskByExternalId(request.endpoint, row.id) : null;
+      const task = found ?? (await kling.createTask(request));
+      const change = transitionFor(row, task, clock.now(), clock.now() + options.firstCheckDelayMs);
+      return (change && (await apply(row.id, change))) ?? (await store.getTask(row.id)) ?? row;
+    } catch (error) {
+      if (!isKlingApiError(error) || error.retryable || error.ambiguous) {
+        logger.warn({ taskId: row.id, err: error }, 'submit to Kling did not go through; the task stays queued');
+        await store.transition(
+          row.id,
+          { from: ['QUEUED'], set: { nextCheckAt: now + options.submitLeaseMs, checkAttempts: row.checkAttempts + 1 } },
+          clock.now(),
+        );
+        return (await store.getTask(row.id)) ?? row;
+      }
+      const failed = await apply(row.id, {
+        from: ['QUEUED'],
+        set: { status: 'FAILED', ...failureColumns(failureFromSubmitError(error)), completedAt: clock.now(), nextCheckAt: null },
+        settle: 'refund',
+      });
+      return failed ?? (await store.getTask(row.id)) ?? row;
+    }
+  };
+
+  return {
+    quote(request: GenerateRequest) {
+      return pricing.quote(request);
+    },
+
+    /**
+     * Prices the request, holds the price and records the task in one transaction, then submits it.
+     * Throws InsufficientCreditsError / IdempotencyConflictError before anything is written, and
+     * UpstreamError when Kling refused the task for good (the task is then FAILED and refunded).
+     */
+    async submit(apiKeyId: string, request: GenerateRequest): Promise<TaskView> {
+      const { credits } = pricing.quote(request);
+      const now = clock.now();
+      const id = newId('vt_');
+      const outcome = await store.insertTaskWithHold({
+        id,
+        apiKeyId,
+        status: 'QUEUED',
+        prompt: request.prompt,
+        negativePrompt: request.negativePrompt,
+        model: request.model,
+        mode: request.mode,
+        aspectRatio: request.aspectRatio,
+        durationSeconds: request.durationSeconds,
+        cfgScale: request.cfgScale,
+        cameraControl: request.cameraControl ? JSON.stringify(request.cameraControl) : null,
+        generateAudio: request.generateAudio,
+        webhookUrl: request.webhookUrl,
+        idempotencyKey: request.idempotencyKey,
+        inputFingerprint: fingerprintOf(request),
+        credits,
+        callbackToken: randomBytes(24).toString('base64url'),
+        createdAt: now,
+        updatedAt: now,
+        deadlineAt: now + options.deadlineSeconds * 1000,
+        // If this process dies before the submit below finishes, the dispatcher takes the task over then.
+        nextCheckAt: now + options.submitLeaseMs,
+      });
+      switch (outcome.kind) {
+        case 'insufficient-credits':
+          throw new InsufficientCreditsError(credits, outcome.available);
+        case 'idempotency-conflict':
+          throw new IdempotencyConflictError(request.idempotencyKey ?? '');
+        case 'replayed':
+          return toTaskView(outcome.task);
+        case 'created':
+          break;
+      }
+      publish(outcome.task);
+      const atKling = await store.countTasksForKey(apiKeyId, AT_KLING_STATUSES);
+      if (atKling >= options.maxActivePerKey) {
+        await store.transition(id, { from: ['QUEUED'], set: { nextCheckAt: now } }, clock.now());
+        return toTaskView((await store.getTask(id)) ?? outcome.task);
+      }
+      const after = await submitToKling(outcome.task, false);
+      if (after.status === 'FAILED' && after.klingTaskId === null) {
+        throw new UpstreamError(after.failureMessage ?? 'Kling refused the task.', after.failureRetryable ?? false, after.id);
+      }
+      return toTaskView(after);
+    },
+
+    submitToKling,
+
+    async find(apiKeyId: string, id: string): Promise<TaskView | null> {
+      const row = await store.getTaskForKey(apiKeyId, id);
+      return row ? toTaskView(row) : null;
+    },
+
+    async list(apiKeyId: string, page: TaskPage) {
+      return (await store.listTasksForKey(apiKeyId, page)).map(toTaskView);
+    },
+
+    /**
+     * A QUEUED task (Kling never saw it) is refunded; a task Kling accepted is charged, because Kling
+     * bills it and has no cancel; a finished task stays as it is.
+     */
+    async cancel(apiKeyId: string, id: string): Promise<TaskView> {
+      const row = await store.getTaskForKey(apiKeyId, id);
+      if (!row) throw new NotFoundError(`No task ${id} for this key.`);
+      const status = row.status as TaskStatus;
+      if (isTerminal(status)) return toTaskView(row);
+      const set = { status: 'CANCELED', completedAt: clock.now(), nextCheckAt: null } as const;
+      const changed =
+        status === 'QUEUED' && row.klingTaskId === null
+          ? await apply(id, { from: ['QUEUED'], set, settle: 'refund' })
+          : await apply(id, { from: [status], set, settle: 'charge' });
+      // Losing the race means the task moved on (submitted, finished): answer with what it is now.
+      return toTaskView(changed ?? (await store.getTask(id)) ?? row);
+    },
+
+    async queuePosition(task: TaskView): Promise<number | null> {
+      if (task.status !== 'QUEUED') return null;
+      return store.queuePosition(task.apiKeyId, task.createdAt.getTime(), task.id);
+    },
+  };
+}
+
+export type TaskService = ReturnType<typeof createTaskService>;
