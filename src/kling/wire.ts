@@ -1,6 +1,6 @@
 // Kling's snake_case wire format (kling-api.md sections 4, 5 and 8). Only src/kling/ uses these names.
 import { z } from 'zod';
-import { KLING_CAMERA_TYPES } from './types.js';
+import type { KLING_CAMERA_TYPES } from './types.js';
 
 export const wireCameraConfigSchema = z.object({
   horizontal: z.number().optional(),
