@@ -89,7 +89,7 @@ export function createStore(db: SqliteDb) {
           .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
           .where(eq(apiKeys.id, id))
           .returning()
-          .get();
+          .get() as ApiKeyRow | undefined;
         if (updated) ledger(tx, id, null, 'grant', amount, now);
         return updated;
       });
@@ -153,7 +153,7 @@ export function createStore(db: SqliteDb) {
           })
           .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
           .returning()
-          .get();
+          .get() as TaskRow | undefined;
         if (!updated || !change.settle) return updated;
         const amount = updated.credits;
         tx.update(apiKeys)

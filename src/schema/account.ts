@@ -61,8 +61,8 @@ builder.mutationField('grantCredits', (t) =>
       credits: t.arg.int({ required: true, validate: credits.min(1) }),
     },
     resolve: async (_root, args, ctx) => {
-      const account = await ctx.services.apiKeys.grant(String(args.id), args.credits);
-      if (!account) throw new NotFoundError(`No key ${String(args.id)}.`);
+      const account = await ctx.services.apiKeys.grant(args.id, args.credits);
+      if (!account) throw new NotFoundError(`No key ${args.id}.`);
       return account;
     },
   }),
@@ -74,7 +74,7 @@ builder.mutationField('revokeApiKey', (t) =>
     description: 'Revokes a key at once. Needs the ADMIN_TOKEN as bearer.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const id = String(args.id);
+      const id = args.id;
       const account = (await ctx.services.apiKeys.revoke(id)) ?? (await ctx.services.apiKeys.account(id));
       if (!account) throw new NotFoundError(`No key ${id}.`);
       return account;

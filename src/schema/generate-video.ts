@@ -108,6 +108,6 @@ builder.mutationField('cancelVideoTask', (t) =>
       dataField: { name: 'task' },
     },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.tasks.cancel(ctx.apiKeyId, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.tasks.cancel(ctx.apiKeyId, id),
   }),
 );

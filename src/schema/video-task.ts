@@ -89,7 +89,7 @@ builder.queryField('videoTask', (t) =>
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     description: "One of this key's tasks; null for an unknown id and for another key's task alike.",
-    resolve: (_root, { id }, ctx) => ctx.services.tasks.find(ctx.apiKeyId, String(id)),
+    resolve: (_root, { id }, ctx) => ctx.services.tasks.find(ctx.apiKeyId, id),
   }),
 );
 
@@ -145,7 +145,7 @@ builder.subscriptionField('taskUpdated', (t) =>
     type: VideoTask,
     args: { id: t.arg.id({ required: true }) },
     description: 'The current state first, then every change; completes after a terminal state.',
-    subscribe: (_root, { id }, ctx) => ctx.services.watch(ctx.apiKeyId, String(id)),
+    subscribe: (_root, { id }, ctx) => ctx.services.watch(ctx.apiKeyId, id),
     resolve: (task) => task,
   }),
 );

@@ -32,11 +32,11 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
 
   const ready = async () => {
     const results = await Promise.all(
-      readiness.map(async ({ name, check }) => {
+      readiness.map(async ({ name, ...dependency }) => {
         let timer: NodeJS.Timeout | undefined;
         try {
           await Promise.race([
-            check(),
+            dependency.check(),
             new Promise((_, reject) => {
               timer = setTimeout(() => reject(new Error('timed out')), readinessTimeoutMs);
             }),

@@ -48,12 +48,12 @@ function refused(ctx: GatewayContext, document: DocumentNode, operationName: str
 export function useRequireCaller(): Plugin<GatewayContext> {
   return {
     onExecute({ args, setResultAndStopExecution }) {
-      if (refused(args.contextValue, args.document, args.operationName)) {
+      if (refused(args.contextValue, args.document as DocumentNode, args.operationName as string | null | undefined)) {
         setResultAndStopExecution({ errors: [unauthenticatedError()] });
       }
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      if (refused(args.contextValue, args.document, args.operationName)) {
+      if (refused(args.contextValue, args.document as DocumentNode, args.operationName as string | null | undefined)) {
         setResultAndStopExecution({ errors: [unauthenticatedError()] });
       }
     },

@@ -1,12 +1,22 @@
 // graphql-ws on the HTTP server's /graphql path. Every operation goes through yoga.getEnveloped, so
 // WebSocket gets the same parse/validate caches, context, plugins and error masking as HTTP.
 import type { Server } from 'node:http';
-import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Caller, CallerResolver } from './caller.js';
 import type { GatewayYoga } from './yoga.js';
+
+/** The part of yoga.getEnveloped() used here; envelop types it loosely. */
+interface Enveloped {
+  schema: GraphQLSchema;
+  parse: (source: string) => DocumentNode;
+  validate: (schema: GraphQLSchema, document: DocumentNode) => readonly GraphQLError[];
+  contextFactory: () => Promise<unknown>;
+  execute: EnvelopedRoot['execute'];
+  subscribe: EnvelopedRoot['subscribe'];
+}
 
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
@@ -23,7 +33,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller }: GatewayWsOption
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const callers = new WeakMap<object, Caller>();
 
-  const disposable = useServer<Record<string, unknown> | undefined>(
+  const disposable = useServer(
     {
       // The enveloped execute/subscribe ride on rootValue; graphql-ws hands the args straight back.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
@@ -45,7 +55,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller }: GatewayWsOption
           socket: ctx.extra.socket,
           params: payload,
           caller,
-        });
+        }) as Enveloped;
         let document: DocumentNode;
         try {
           document = parse(payload.query);

@@ -37,7 +37,7 @@ export function createTaskWatch({ store, pubsub }: { store: Store; pubsub: TaskP
         }
         stop();
       } finally {
-        await events.return?.();
+        await events.return();
       }
     });
   };
