@@ -50,16 +50,16 @@ const envSchema = z
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
     DEMO_KEY: bool(true),
-  })
-  .superRefine((env, ctx) => {
-    if ((env.KLING_ACCESS_KEY === undefined) !== (env.KLING_SECRET_KEY === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.KLING_ACCESS_KEY === undefined ? 'KLING_ACCESS_KEY' : 'KLING_SECRET_KEY'],
-        message: 'set both KLING_ACCESS_KEY and KLING_SECRET_KEY, or neither (neither starts the simulator)',
-      });
-    }
   });
+
+/** Rules across variables; checked on the raw values so they are reported alongside any field error. */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const access = env['KLING_ACCESS_KEY'] || undefined;
+  const secret = env['KLING_SECRET_KEY'] || undefined;
+  if ((access === undefined) === (secret === undefined)) return [];
+  const missing = access === undefined ? 'KLING_ACCESS_KEY' : 'KLING_SECRET_KEY';
+  return [`${missing}: set both KLING_ACCESS_KEY and KLING_SECRET_KEY, or neither (neither starts the simulator)`];
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -70,9 +70,11 @@ export class ConfigError extends Error {
 
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)),
+    ...crossFieldProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   return {

@@ -2,7 +2,7 @@
 // reproduces the seed's KLING_V1 table: 5 s standard 10, professional 35; 10 s standard 20, professional 70.
 // Every model is priced per second, so other durations are pro rata.
 import { z } from 'zod';
-import { VIDEO_MODELS, VIDEO_MODES, type VideoMode, type VideoModel } from '../catalog/models.js';
+import { MODEL_CAPABILITIES, VIDEO_MODELS, VIDEO_MODES, type VideoMode, type VideoModel } from '../catalog/models.js';
 
 export interface PriceEntry {
   creditsPerSecond: number;
@@ -76,7 +76,9 @@ export function createPricing(table: PriceTable = DEFAULT_PRICE_TABLE) {
           `No price for ${query.model} ${query.mode}${query.generateAudio ? ' with audio' : ''}`,
         );
       }
-      return { credits: Math.ceil(rate * query.durationSeconds), creditsPerSecond: rate };
+      // Round away float noise first (16.6 x 15 is 249.00000000000003), then charge whole credits upwards.
+      const exact = Math.round(rate * query.durationSeconds * 1e6) / 1e6;
+      return { credits: Math.ceil(exact), creditsPerSecond: rate };
     },
   };
 }
@@ -89,7 +91,11 @@ const priceEntrySchema = z.object({
 });
 const overrideSchema = z.partialRecord(z.enum(VIDEO_MODELS), z.partialRecord(z.enum(VIDEO_MODES), priceEntrySchema));
 
-/** Merges an operator's override file (JSON, same shape as the table) over the defaults, entry by entry. */
+/**
+ * Merges an operator's override file (JSON, same shape as the table) over the defaults; an entry
+ * replaces the default entry for that model and mode whole. Refuses a table that leaves any
+ * combination the capability table accepts without a price.
+ */
 export function loadPriceTable(overrideJson: unknown): PriceTable {
   const override = overrideSchema.parse(overrideJson);
   const merged: Record<VideoModel, Partial<Record<VideoMode, PriceEntry>>> = { ...DEFAULT_PRICE_TABLE };
@@ -97,5 +103,16 @@ export function loadPriceTable(overrideJson: unknown): PriceTable {
     const modes = override[model];
     if (modes) merged[model] = { ...merged[model], ...modes };
   }
+  const unpriced: string[] = [];
+  for (const model of VIDEO_MODELS) {
+    const caps = MODEL_CAPABILITIES[model];
+    for (const mode of caps.modes) {
+      const entry = merged[model][mode];
+      if (!entry) unpriced.push(`${model} ${mode}`);
+      else if (caps.audioModes.includes(mode) && entry.creditsPerSecondWithAudio === undefined)
+        unpriced.push(`${model} ${mode} with audio`);
+    }
+  }
+  if (unpriced.length > 0) throw new PriceUnavailableError(`The price table leaves unpriced: ${unpriced.join(', ')}`);
   return merged;
 }

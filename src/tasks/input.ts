@@ -162,7 +162,7 @@ function checkCamera(
   const config = Object.fromEntries(CAMERA_AXES.map((axis) => [axis, rawConfig[axis] ?? 0])) as CameraConfig;
   let inRange = true;
   for (const axis of CAMERA_AXES) {
-    if (Math.abs(config[axis]) > CAMERA_VALUE_LIMIT) {
+    if (!(Math.abs(config[axis]) <= CAMERA_VALUE_LIMIT)) {
       inRange = false;
       issue(['cameraControl', 'config', axis], `${axis} must be between -${CAMERA_VALUE_LIMIT} and ${CAMERA_VALUE_LIMIT}.`);
     }
