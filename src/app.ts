@@ -13,7 +13,10 @@ import { schema } from './schema/index.js';
 import { createCallerResolver } from './server/caller.js';
 import { createGatewayHttpServer } from './server/http.js';
 import { createGatewayYoga } from './server/yoga.js';
+import { createKlingCallbackHandler } from './tasks/kling-callback.js';
+import { createPoller } from './tasks/poller.js';
 import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
+import { createRateBudget } from './tasks/rate-budget.js';
 import { createTaskService } from './tasks/task-service.js';
 import { createTaskWatch } from './tasks/task-watch.js';
 
@@ -58,6 +61,8 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     });
   const pubsub = createTaskPubSub(overrides.eventTarget);
   const apiKeys = createApiKeys({ store, clock });
+  // Late-bound: the task service tells the poller about queued tasks, and the poller uses the service.
+  let wakePoller: () => void = () => undefined;
   const tasks = createTaskService({
     store,
     kling,
@@ -70,6 +75,26 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     firstCheckDelayMs: config.poll.firstDelayMs,
     submitLeaseMs: 60_000,
     callbackBaseUrl: config.http.publicUrl,
+    onQueued: () => wakePoller(),
+  });
+  const poller = createPoller({
+    store,
+    kling,
+    tasks,
+    budget: createRateBudget({ clock, perSecond: config.poll.requestsPerSecond }),
+    clock,
+    logger: logger.child({ component: 'poller' }),
+    firstDelayMs: config.poll.firstDelayMs,
+    maxIntervalMs: config.poll.maxIntervalMs,
+    concurrency: config.poll.concurrency,
+    maxActivePerKey: config.tasks.maxActivePerKey,
+  });
+  wakePoller = () => poller.wake();
+  const onKlingCallback = createKlingCallbackHandler({
+    store,
+    tasks,
+    clock,
+    schedule: { firstDelayMs: config.poll.firstDelayMs, maxIntervalMs: config.poll.maxIntervalMs },
   });
   const watch = createTaskWatch({ store, pubsub });
   const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
@@ -85,6 +110,7 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     resolveCaller,
     host: config.http.host,
     port: config.http.port,
+    onKlingCallback,
     readiness: [
       {
         name: 'database',
@@ -104,14 +130,20 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     apiKeys,
     tasks,
     kling,
-    /** Starts listening; resolves with the GraphQL endpoint URL. */
-    start: () => http.listen(),
+    poller,
+    /** Starts listening and polling; resolves with the GraphQL endpoint URL. */
+    async start() {
+      const url = await http.listen();
+      poller.start();
+      return url;
+    },
     get url() {
       return http.url;
     },
     /** Stops producing updates before closing the sockets that carry them; idempotent. */
     stop(): Promise<void> {
       stopping ??= (async () => {
+        await poller.stop();
         await http.close();
         if (!overrides.kling) await kling.close();
         database.close();

@@ -203,13 +203,56 @@ export function createStore(db: SqliteDb) {
         .all();
     },
 
-    /** Open tasks whose next check is due, oldest due first. */
-    async dueTasks(now: number, limit: number): Promise<TaskRow[]> {
+    /**
+     * Takes up to `limit` tasks whose check is due, oldest due first, and pushes their next check
+     * `leaseMs` ahead in the same statement: a lease, so no other poller takes them meanwhile, and a
+     * poller that dies simply lets them come due again.
+     */
+    async claimDueTasks(now: number, limit: number, leaseMs: number): Promise<TaskRow[]> {
+      return writeTx((tx) => {
+        const due = tx
+          .select({ id: tasks.id })
+          .from(tasks)
+          .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.nextCheckAt, now)))
+          .orderBy(tasks.nextCheckAt)
+          .limit(limit)
+          .all()
+          .map((r) => r.id);
+        if (due.length === 0) return [];
+        return tx
+          .update(tasks)
+          .set({ nextCheckAt: now + leaseMs })
+          .where(inArray(tasks.id, due))
+          .returning()
+          .all();
+      });
+    },
+
+    /** When the next task comes due, or null when nothing is open. */
+    async nextDueAt(): Promise<number | null> {
+      const row = db
+        .select({ at: sql<number | null>`min(${tasks.nextCheckAt})` })
+        .from(tasks)
+        .get();
+      return row?.at ?? null;
+    },
+
+    /** Sets when to look at an open task next, without it counting as a change (no version bump). */
+    async reschedule(id: string, status: TaskStatus, nextCheckAt: number, checkAttempts: number): Promise<boolean> {
+      const result = db
+        .update(tasks)
+        .set({ nextCheckAt, checkAttempts })
+        .where(and(eq(tasks.id, id), eq(tasks.status, status)))
+        .run();
+      return result.changes > 0;
+    },
+
+    /** Open tasks past their deadline. */
+    async overdueTasks(now: number, limit: number): Promise<TaskRow[]> {
       return db
         .select()
         .from(tasks)
-        .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.nextCheckAt, now)))
-        .orderBy(tasks.nextCheckAt)
+        .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.deadlineAt, now)))
         .limit(limit)
         .all();
     },

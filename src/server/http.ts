@@ -1,6 +1,7 @@
 // node:http with /healthz, /readyz, yoga on /graphql (HTTP, SSE, GraphiQL) and graphql-ws beside it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
 import type { CallerResolver } from './caller.js';
 import { attachGraphqlWs } from './ws.js';
 import type { GatewayYoga } from './yoga.js';
@@ -17,6 +18,8 @@ export interface GatewayHttpOptions {
   host: string;
   port: number;
   readiness: ReadinessCheck[];
+  /** Receives Kling's callbacks on `POST /kling/callback/<taskId>/<token>`. */
+  onKlingCallback?: KlingCallbackHandler | undefined;
   /** @default 2_000 */
   readinessTimeoutMs?: number;
 }
@@ -25,6 +28,42 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/** Kling's task objects are small; anything bigger is not a callback. */
+const CALLBACK_MAX_BYTES = 256 * 1024;
+
+async function receiveKlingCallback(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: KlingCallbackHandler,
+  taskId: string,
+  token: string,
+) {
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > CALLBACK_MAX_BYTES) {
+        sendJson(res, 413, { error: 'payload too large' });
+        return;
+      }
+      chunks.push(chunk);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      sendJson(res, 400, { error: 'invalid JSON' });
+      return;
+    }
+    const outcome = await handler(taskId, token, body);
+    const status = outcome === 'unknown-task' ? 404 : outcome === 'bad-body' ? 400 : 200;
+    sendJson(res, status, { outcome });
+  } catch {
+    if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+  }
 }
 
 export function createGatewayHttpServer(options: GatewayHttpOptions) {
@@ -60,6 +99,15 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     }
     if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
       void ready().then(({ ok, checks }) => sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks }));
+      return;
+    }
+    const callback = /^\/kling\/callback\/([\w-]+)\/([\w-]+)$/.exec(path ?? '');
+    if (callback && options.onKlingCallback) {
+      if (req.method !== 'POST') {
+        sendJson(res, 405, { error: 'method not allowed' });
+        return;
+      }
+      void receiveKlingCallback(req, res, options.onKlingCallback, callback[1] ?? '', callback[2] ?? '');
       return;
     }
     // The adapter writes the response itself, streaming SSE, and passes { req, res } as server context.

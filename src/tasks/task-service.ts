@@ -1,5 +1,6 @@
 // Submitting, reading and canceling tasks for one API key at a time.
 import { randomBytes } from 'node:crypto';
+import { computeBackoffMs } from '../backoff.js';
 import type { Logger } from 'pino';
 import { newId } from '../auth/api-keys.js';
 import type { Clock } from '../clock.js';
@@ -32,6 +33,8 @@ export interface TaskServiceOptions {
   submitLeaseMs: number;
   /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
   callbackBaseUrl?: string | undefined;
+  /** Told when a task waits in the queue, so the poller can look sooner than its next tick. */
+  onQueued?: (() => void) | undefined;
 }
 
 export function createTaskService(options: TaskServiceOptions) {
@@ -67,11 +70,9 @@ export function createTaskService(options: TaskServiceOptions) {
     } catch (error) {
       if (!isKlingApiError(error) || error.retryable || error.ambiguous) {
         logger.warn({ taskId: row.id, err: error }, 'submit to Kling did not go through; the task stays queued');
-        await store.transition(
-          row.id,
-          { from: ['QUEUED'], set: { nextCheckAt: now + options.submitLeaseMs, checkAttempts: row.checkAttempts + 1 } },
-          clock.now(),
-        );
+        const attempts = row.checkAttempts + 1;
+        const delay = computeBackoffMs(attempts, { baseMs: 1_000, maxMs: options.submitLeaseMs });
+        await store.reschedule(row.id, 'QUEUED', now + delay, attempts);
         return (await store.getTask(row.id)) ?? row;
       }
       const failed = await apply(row.id, {
@@ -134,7 +135,9 @@ export function createTaskService(options: TaskServiceOptions) {
       publish(outcome.task);
       const atKling = await store.countTasksForKey(apiKeyId, AT_KLING_STATUSES);
       if (atKling >= options.maxActivePerKey) {
-        await store.transition(id, { from: ['QUEUED'], set: { nextCheckAt: now } }, clock.now());
+        // Over the key's slots at Kling: the poller hands it over, in order, when a slot frees.
+        await store.reschedule(id, 'QUEUED', now, 0);
+        options.onQueued?.();
         return toTaskView((await store.getTask(id)) ?? outcome.task);
       }
       const after = await submitToKling(outcome.task, false);
@@ -145,6 +148,8 @@ export function createTaskService(options: TaskServiceOptions) {
     },
 
     submitToKling,
+    apply,
+    publish,
 
     async find(apiKeyId: string, id: string): Promise<TaskView | null> {
       const row = await store.getTaskForKey(apiKeyId, id);
