@@ -144,8 +144,9 @@ async function resolveKey(apiKeys: KeysCommandApi, ref: string): Promise<Account
   const only = active.length === 1 ? active[0] : named.length === 1 ? named[0] : undefined;
   if (only) return only;
   if (named.length === 0) throw new KeysCliError(`No API key with id or name "${ref}". See: npm run keys -- list`, false);
+  const candidates = active.length > 0 ? active : named;
   throw new KeysCliError(
-    `${named.length} keys are named "${ref}"; use one of their ids: ${(active.length > 0 ? active : named).map((a) => a.id).join(', ')}.`,
+    `${candidates.length} ${active.length > 0 ? 'active' : 'revoked'} keys are named "${ref}"; use one of their ids: ${candidates.map((a) => a.id).join(', ')}.`,
     false,
   );
 }
@@ -196,7 +197,7 @@ export async function executeKeysCommand(command: KeysCommand, deps: KeysCommand
       }
       await apiKeys.revoke(target.id);
       // Running gateways cache successful lookups (api-keys.ts, cacheTtlMs), so say when they notice.
-      out(`Revoked key ${label(target)}. Running gateways refuse it within 30 seconds.`);
+      out(`Revoked key ${label(target)}. Running gateways refuse it within 5 seconds.`);
       return;
     }
   }
