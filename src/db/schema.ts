@@ -101,8 +101,71 @@ export const creditLedger = sqliteTable(
   ],
 );
 
+/**
+ * The webhook outbox: one row per terminal state of a task that asked for a webhook, written in the
+ * same transaction as that state, then sent (and retried) by the webhook sender.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    /** Random; sent as `webhook-id`, the same on every retry, so receivers can drop repeats. */
+    id: text('id').primaryKey(),
+    taskId: text('task_id')
+      .notNull()
+      .references(() => tasks.id),
+    apiKeyId: text('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id),
+    url: text('url').notNull(),
+    event: text('event', {
+      enum: ['video_task.succeeded', 'video_task.failed', 'video_task.canceled', 'video_task.timed_out'],
+    }).notNull(),
+    /** The exact body bytes that are sent and signed. */
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the sender should try next (or, while one holds it, when its lease ends); null once settled. */
+    nextAttemptAt: integer('next_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [
+    // The database itself refuses a second notification of one terminal state.
+    uniqueIndex('webhook_deliveries_task_event_idx').on(t.taskId, t.event),
+    index('webhook_deliveries_due_idx').on(t.nextAttemptAt).where(sql`${t.nextAttemptAt} IS NOT NULL`),
+  ],
+);
+
+/** One row per HTTP attempt of a delivery, for support questions ("did you call us at 10:02?"). */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => webhookDeliveries.id),
+    /** 1-based. */
+    attempt: integer('attempt').notNull(),
+    /** Null when no response arrived (connection refused, timeout). */
+    statusCode: integer('status_code'),
+    error: text('error'),
+    durationMs: integer('duration_ms').notNull(),
+    attemptedAt: integer('attempted_at').notNull(),
+  },
+  (t) => [uniqueIndex('webhook_attempts_delivery_attempt_idx').on(t.deliveryId, t.attempt)],
+);
+
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type TaskRow = typeof tasks.$inferSelect;
 export type NewTaskRow = typeof tasks.$inferInsert;
 export type LedgerRow = typeof creditLedger.$inferSelect;
 export type LedgerKind = LedgerRow['kind'];
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type NewWebhookDeliveryRow = typeof webhookDeliveries.$inferInsert;
+export type WebhookEvent = WebhookDeliveryRow['event'];
+export type WebhookDeliveryStatus = WebhookDeliveryRow['status'];
+export type WebhookAttemptRow = typeof webhookAttempts.$inferSelect;

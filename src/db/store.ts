@@ -3,7 +3,20 @@
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { TaskStatus } from '../tasks/status.js';
 import type { SqliteDb } from './connection.js';
-import { apiKeys, creditLedger, tasks, type ApiKeyRow, type LedgerKind, type NewTaskRow, type TaskRow } from './schema.js';
+import {
+  apiKeys,
+  creditLedger,
+  tasks,
+  webhookAttempts,
+  webhookDeliveries,
+  type ApiKeyRow,
+  type LedgerKind,
+  type NewTaskRow,
+  type NewWebhookDeliveryRow,
+  type TaskRow,
+  type WebhookAttemptRow,
+  type WebhookDeliveryRow,
+} from './schema.js';
 
 export type InsertTaskOutcome =
   | { kind: 'created'; task: TaskRow }
@@ -19,6 +32,26 @@ export interface Transition {
   set: Partial<Omit<NewTaskRow, 'id' | 'apiKeyId' | 'credits' | 'creditsCharged' | 'version'>>;
   /** Moves the task's hold to a charge or back to the balance in the same transaction. */
   settle?: Settlement | undefined;
+  /**
+   * Builds the outgoing webhook from the updated row. A delivery it returns is written in the same
+   * transaction, so a terminal state is never stored without its notification, nor the reverse.
+   */
+  webhook?: ((task: TaskRow) => NewWebhookDeliveryRow | undefined) | undefined;
+}
+
+/** How one webhook attempt ended, as the sender decided it. */
+export type WebhookAttemptOutcome =
+  | { status: 'delivered' }
+  | { status: 'pending'; nextAttemptAt: number }
+  | { status: 'failed' };
+
+export interface WebhookAttemptRecord {
+  /** 1-based; must be the delivery's attempts + 1, or nothing is recorded. */
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  attemptedAt: number;
 }
 
 export interface TaskListFilter {
@@ -154,7 +187,11 @@ export function createStore(db: SqliteDb) {
           .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
           .returning()
           .get() as TaskRow | undefined;
-        if (!updated || !change.settle) return updated;
+        if (!updated) return undefined;
+        const delivery = change.webhook?.(updated);
+        // The unique (task, event) index makes a repeated terminal state a no-op rather than a second message.
+        if (delivery) tx.insert(webhookDeliveries).values(delivery).onConflictDoNothing().run();
+        if (!change.settle) return updated;
         const amount = updated.credits;
         tx.update(apiKeys)
           .set(
@@ -280,6 +317,85 @@ export function createStore(db: SqliteDb) {
         )
         .get();
       return (row?.n ?? 0) + 1;
+    },
+
+    /**
+     * Takes up to `limit` pending webhook deliveries that are due, oldest due first, and pushes their
+     * next attempt `leaseMs` ahead in the same statement, as claimDueTasks does for tasks.
+     */
+    async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDeliveryRow[]> {
+      return writeTx((tx) => {
+        const due = tx
+          .select({ id: webhookDeliveries.id })
+          .from(webhookDeliveries)
+          .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+          .orderBy(webhookDeliveries.nextAttemptAt)
+          .limit(limit)
+          .all()
+          .map((r) => r.id);
+        if (due.length === 0) return [];
+        return tx
+          .update(webhookDeliveries)
+          .set({ nextAttemptAt: now + leaseMs })
+          .where(inArray(webhookDeliveries.id, due))
+          .returning()
+          .all();
+      });
+    },
+
+    /** When the next webhook delivery comes due, or null when none is pending. */
+    async nextWebhookDueAt(): Promise<number | null> {
+      const row = db
+        .select({ at: sql<number | null>`min(${webhookDeliveries.nextAttemptAt})` })
+        .from(webhookDeliveries)
+        .get();
+      return row?.at ?? null;
+    },
+
+    /**
+     * Stores one attempt and its outcome together. Guarded by the attempt count, so when a lease ran
+     * out and two senders tried the same delivery, only the first to finish is counted; returns
+     * false for the other.
+     */
+    async recordWebhookAttempt(id: string, record: WebhookAttemptRecord, outcome: WebhookAttemptOutcome): Promise<boolean> {
+      return writeTx((tx) => {
+        const updated = tx
+          .update(webhookDeliveries)
+          .set({
+            status: outcome.status,
+            attempts: record.attempt,
+            nextAttemptAt: outcome.status === 'pending' ? outcome.nextAttemptAt : null,
+            lastStatusCode: record.statusCode,
+            lastError: record.error,
+            deliveredAt: outcome.status === 'delivered' ? record.attemptedAt : null,
+          })
+          .where(
+            and(
+              eq(webhookDeliveries.id, id),
+              eq(webhookDeliveries.status, 'pending'),
+              eq(webhookDeliveries.attempts, record.attempt - 1),
+            ),
+          )
+          .run();
+        if (updated.changes === 0) return false;
+        tx.insert(webhookAttempts)
+          .values({ deliveryId: id, ...record })
+          .run();
+        return true;
+      });
+    },
+
+    async webhookDeliveriesForTask(taskId: string): Promise<WebhookDeliveryRow[]> {
+      return db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(webhookDeliveries.createdAt).all();
+    },
+
+    async webhookAttemptsOf(deliveryId: string): Promise<WebhookAttemptRow[]> {
+      return db
+        .select()
+        .from(webhookAttempts)
+        .where(eq(webhookAttempts.deliveryId, deliveryId))
+        .orderBy(webhookAttempts.attempt)
+        .all();
     },
 
     /** Sums of the ledger per kind for one key, for audits and tests. */

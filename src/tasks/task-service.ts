@@ -15,6 +15,7 @@ import { failureColumns, failureFromSubmitError, toKlingRequest, transitionFor }
 import type { TaskPubSub } from './pubsub.js';
 import { AT_KLING_STATUSES, isTerminal, type TaskStatus } from './status.js';
 import { toTaskView, type TaskView } from './task-view.js';
+import { webhookDeliveryFor } from '../webhooks/webhook-event.js';
 
 export interface TaskServiceOptions {
   store: Store;
@@ -33,8 +34,13 @@ export interface TaskServiceOptions {
   submitLeaseMs: number;
   /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
   callbackBaseUrl?: string | undefined;
-  /** Told when a task waits in the queue, so the poller can look sooner than its next tick. */
+  /**
+   * Told when a task waits in the queue or was just submitted, so the poller looks at it when it is
+   * due rather than at the end of an idle sleep it started before the task existed.
+   */
   onQueued?: (() => void) | undefined;
+  /** Told when a terminal state stored a webhook delivery, so it goes out before the sender's next tick. */
+  onWebhookQueued?: (() => void) | undefined;
 }
 
 export function createTaskService(options: TaskServiceOptions) {
@@ -44,10 +50,17 @@ export function createTaskService(options: TaskServiceOptions) {
     pubsub.publish('task:updated', row.id, row);
   };
 
-  /** Applies a guarded change and announces it; undefined when the task had already moved on. */
+  /**
+   * Applies a guarded change and announces it; undefined when the task had already moved on. Every
+   * transition passes here, so a terminal one always stores its webhook delivery in the same transaction.
+   */
   const apply = async (id: string, change: Transition): Promise<TaskRow | undefined> => {
-    const row = await store.transition(id, change, clock.now());
-    if (row) publish(row);
+    const now = clock.now();
+    const row = await store.transition(id, { ...change, webhook: (task) => webhookDeliveryFor(task, now) }, now);
+    if (row) {
+      publish(row);
+      if (row.webhookUrl !== null && isTerminal(row.status as TaskStatus)) options.onWebhookQueued?.();
+    }
     return row;
   };
 
@@ -141,6 +154,8 @@ export function createTaskService(options: TaskServiceOptions) {
         return toTaskView((await store.getTask(id)) ?? outcome.task);
       }
       const after = await submitToKling(outcome.task, false);
+      // Its first check (firstCheckDelayMs away) may come before the end of the poller's idle sleep.
+      if (after.nextCheckAt !== null) options.onQueued?.();
       if (after.status === 'FAILED' && after.klingTaskId === null) {
         throw new UpstreamError(after.failureMessage ?? 'Kling refused the task.', after.failureRetryable ?? false, after.id);
       }

@@ -1,0 +1,246 @@
+// Sends the webhook outbox: claims due deliveries with a lease, POSTs each signed, and records every
+// attempt. Work comes from the database, so a restarted process resumes the retries of the last one.
+import { Agent, request } from 'undici';
+import type { Logger } from 'pino';
+import { computeBackoffMs } from '../backoff.js';
+import type { Clock } from '../clock.js';
+import type { WebhookDeliveryRow } from '../db/schema.js';
+import type { Store, WebhookAttemptOutcome } from '../db/store.js';
+import { webhookHeaders } from './signature.js';
+
+export interface WebhookAttemptResult {
+  deliveryId: string;
+  taskId: string;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  outcome: WebhookAttemptOutcome['status'];
+}
+
+/** What env cannot set; tests shorten the retry schedule with these. */
+export interface WebhookSenderTuning {
+  /**
+   * Upper bound of the first retry delay, in milliseconds; doubles per failed attempt (full jitter).
+   * @default 1_000
+   */
+  retryBaseMs?: number;
+  /**
+   * No retry delay exceeds this, in milliseconds.
+   * @default 600_000 // 10 minutes
+   */
+  retryMaxMs?: number;
+  /**
+   * Attempts before a delivery is given up, whatever its age. At the 10-minute cap full jitter waits
+   * 5 minutes on average, so 24 hours take about 290 attempts: by default the age limit ends retries.
+   * @default 300
+   */
+  maxAttempts?: number;
+  /**
+   * Deliveries in flight at once; one slow receiver must not hold up everyone else's.
+   * @default 8
+   */
+  concurrency?: number;
+  /**
+   * Longest sleep between two looks at the database when nothing is due, in milliseconds.
+   * @default 1_000
+   */
+  idleMs?: number;
+  /** Told after each attempt has been recorded. */
+  onAttempt?: (result: WebhookAttemptResult) => void;
+}
+
+export interface WebhookSenderOptions extends WebhookSenderTuning {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * One attempt, from connecting to the last response byte, in milliseconds.
+   * @default 10_000
+   */
+  timeoutMs?: number;
+  /**
+   * A delivery still failing this long after its event is given up (status failed), in seconds.
+   * @default 86_400 // 24 hours
+   */
+  maxAgeSeconds?: number;
+  /**
+   * How long a claimed delivery is this sender's before another may take it, in milliseconds. Longer
+   * than `timeoutMs`, so a slow receiver is not called twice at once.
+   * @default timeoutMs + 30_000
+   */
+  leaseMs?: number;
+}
+
+/** Receivers answer with a status; anything they send beyond this is not worth reading. */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+export function createWebhookSender(options: WebhookSenderOptions) {
+  const {
+    store,
+    clock,
+    logger,
+    timeoutMs = 10_000,
+    maxAgeSeconds = 86_400,
+    retryBaseMs = 1_000,
+    retryMaxMs = 600_000,
+    maxAttempts = 300,
+    concurrency = 8,
+    idleMs = 1_000,
+  } = options;
+  const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
+
+  // Our own agent, so stop() can close its keep-alive sockets. undici's request never follows redirects
+  // unless a redirect interceptor is added: a 3xx is judged like any other non-2xx answer.
+  const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let stopController = new AbortController();
+  let wakeController = new AbortController();
+  const stats = { attempts: 0, delivered: 0, failed: 0 };
+
+  /** One POST: the status code, or an error text when no answer came; null when stop() cut it short. */
+  const post = async (
+    delivery: WebhookDeliveryRow,
+    secret: string,
+  ): Promise<{ statusCode: number | null; error: string | null } | null> => {
+    // SSRF: an allow/deny list for webhook hosts (e.g. refusing private addresses) would go here; today only the http(s) check at input applies.
+    const headers = webhookHeaders({
+      secret,
+      id: delivery.id,
+      timestampSeconds: Math.floor(clock.now() / 1000),
+      body: delivery.payload,
+    });
+    try {
+      const response = await request(delivery.url, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json', 'user-agent': 'kling-gateway-webhooks', ...headers },
+        body: delivery.payload,
+        signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
+      const { statusCode } = response;
+      if (statusCode >= 200 && statusCode < 300) return { statusCode, error: null };
+      if (statusCode >= 300 && statusCode < 400) {
+        const location = response.headers['location'];
+        return { statusCode, error: `HTTP ${statusCode} redirect${location ? ` to ${String(location)}` : ''} not followed` };
+      }
+      return { statusCode, error: `HTTP ${statusCode}` };
+    } catch (error) {
+      if (stopController.signal.aborted) return null;
+      if (error instanceof Error && error.name === 'TimeoutError') return { statusCode: null, error: `no answer within ${timeoutMs} ms` };
+      const code = (error as { code?: unknown }).code;
+      const message = error instanceof Error ? error.message : String(error);
+      return { statusCode: null, error: typeof code === 'string' ? `${code}: ${message}` : message };
+    }
+  };
+
+  const outcomeOf = (delivery: WebhookDeliveryRow, attempt: number, ok: boolean, at: number): WebhookAttemptOutcome => {
+    if (ok) return { status: 'delivered' };
+    const nextAttemptAt = at + computeBackoffMs(attempt - 1, { baseMs: retryBaseMs, maxMs: retryMaxMs });
+    if (attempt >= maxAttempts || nextAttemptAt > delivery.createdAt + maxAgeSeconds * 1000) return { status: 'failed' };
+    return { status: 'pending', nextAttemptAt };
+  };
+
+  const deliver = async (delivery: WebhookDeliveryRow) => {
+    const attempt = delivery.attempts + 1;
+    const key = await store.getApiKey(delivery.apiKeyId);
+    const startedAt = clock.now();
+    // The key row cannot go away (foreign key), so a missing one is a broken database, not a receiver fault.
+    const result = key ? await post(delivery, key.webhookSecret) : { statusCode: null, error: 'API key not found' };
+    // Stopping aborted the request: that says nothing about the receiver, and the lease brings it back.
+    if (result === null) return;
+    const at = clock.now();
+    const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    const outcome = outcomeOf(delivery, attempt, ok, at);
+    const recorded = await store.recordWebhookAttempt(
+      delivery.id,
+      { attempt, statusCode: result.statusCode, error: result.error, durationMs: at - startedAt, attemptedAt: startedAt },
+      outcome,
+    );
+    if (!recorded) return;
+    stats.attempts += 1;
+    const details = { deliveryId: delivery.id, taskId: delivery.taskId, attempt, statusCode: result.statusCode };
+    if (outcome.status === 'delivered') {
+      stats.delivered += 1;
+      logger.debug(details, 'webhook delivered');
+    } else if (outcome.status === 'failed') {
+      stats.failed += 1;
+      logger.warn({ ...details, error: result.error }, 'webhook given up');
+    } else {
+      logger.debug({ ...details, error: result.error, nextAttemptAt: outcome.nextAttemptAt }, 'webhook attempt failed; will retry');
+    }
+    options.onAttempt?.({ deliveryId: delivery.id, taskId: delivery.taskId, attempt, ...result, outcome: outcome.status });
+  };
+
+  const handle = async (delivery: WebhookDeliveryRow) => {
+    try {
+      await deliver(delivery);
+    } catch (error) {
+      if (stopController.signal.aborted) return;
+      // The lease brings the delivery back; log so a persistent fault is visible.
+      logger.error({ deliveryId: delivery.id, err: error }, 'webhook sender could not handle a delivery');
+    }
+  };
+
+  const runBatch = async (): Promise<number> => {
+    const batch = await store.claimDueWebhooks(clock.now(), concurrency * 4, leaseMs);
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length && !stopController.signal.aborted) {
+        const delivery = batch[next++];
+        if (delivery) await handle(delivery);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
+    return batch.length;
+  };
+
+  const sleepUntilDueOrWoken = async () => {
+    const nextDue = await store.nextWebhookDueAt();
+    const wait = Math.max(0, Math.min(idleMs, (nextDue ?? Number.POSITIVE_INFINITY) - clock.now()));
+    if (wait === 0) return;
+    const signal = AbortSignal.any([stopController.signal, wakeController.signal]);
+    await clock.sleep(wait, signal).catch(() => undefined);
+  };
+
+  const run = async () => {
+    while (running) {
+      try {
+        const handled = await runBatch();
+        if (handled === 0) await sleepUntilDueOrWoken();
+      } catch (error) {
+        if (stopController.signal.aborted) break;
+        logger.error({ err: error }, 'webhook sender loop failed; retrying');
+        await clock.sleep(idleMs, stopController.signal).catch(() => undefined);
+      }
+      if (wakeController.signal.aborted) wakeController = new AbortController();
+    }
+  };
+
+  return {
+    stats,
+    start() {
+      if (running) return;
+      running = true;
+      stopController = new AbortController();
+      loop = run();
+    },
+    /** Looks for due deliveries now instead of at the next tick. */
+    wake() {
+      wakeController.abort();
+    },
+    /** Stops claiming, aborts the requests in flight (their leases bring them back) and closes sockets; idempotent. */
+    async stop() {
+      if (running) {
+        running = false;
+        stopController.abort();
+      }
+      await loop;
+      if (!agent.closed) await agent.close();
+    },
+  };
+}
+
+export type WebhookSender = ReturnType<typeof createWebhookSender>;
