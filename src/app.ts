@@ -1,5 +1,6 @@
 // The composition root: builds every part from config, wires them, and owns start and stop.
 import { readFileSync } from 'node:fs';
+import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { createApiKeys } from './auth/api-keys.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/env.js';
@@ -19,6 +20,7 @@ import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
 import { createRateBudget } from './tasks/rate-budget.js';
 import { createTaskService } from './tasks/task-service.js';
 import { createTaskWatch } from './tasks/task-watch.js';
+import { createWebhookSender, type WebhookSenderTuning } from './webhooks/webhook-sender.js';
 
 export interface GatewayOverrides {
   /** Tests drive time with a manual clock. */
@@ -28,6 +30,10 @@ export interface GatewayOverrides {
   eventTarget?: TaskEventTarget;
   /** A ready Kling client instead of one built from config. */
   kling?: KlingClient;
+  /** Tests shorten the webhook retry schedule and listen for attempts. */
+  webhooks?: WebhookSenderTuning;
+  /** Scale-out passes a limiter whose counters live in Redis. */
+  rateLimiter?: RateLimiterAbstract;
 }
 
 export function createGateway(config: Config, overrides: GatewayOverrides = {}) {
@@ -63,6 +69,14 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
   const apiKeys = createApiKeys({ store, clock });
   // Late-bound: the task service tells the poller about queued tasks, and the poller uses the service.
   let wakePoller: () => void = () => undefined;
+  const webhooks = createWebhookSender({
+    store,
+    clock,
+    logger: logger.child({ component: 'webhooks' }),
+    timeoutMs: config.webhooks.timeoutMs,
+    maxAgeSeconds: config.webhooks.maxAgeSeconds,
+    ...overrides.webhooks,
+  });
   const tasks = createTaskService({
     store,
     kling,
@@ -76,6 +90,7 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     submitLeaseMs: 60_000,
     callbackBaseUrl: config.http.publicUrl,
     onQueued: () => wakePoller(),
+    onWebhookQueued: () => webhooks.wake(),
   });
   const poller = createPoller({
     store,
@@ -104,12 +119,20 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     resolveCaller,
     logger,
     graphiql: config.graphql.graphiql,
+    introspection: config.graphql.introspection,
+    production: config.production,
+    limits: config.limits,
+    rateLimiter:
+      overrides.rateLimiter ??
+      new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds }),
   });
   const http = createGatewayHttpServer({
     yoga,
     resolveCaller,
     host: config.http.host,
     port: config.http.port,
+    maxBodyBytes: config.limits.maxBodyBytes,
+    ws: config.ws,
     onKlingCallback,
     readiness: [
       {
@@ -131,10 +154,12 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     tasks,
     kling,
     poller,
-    /** Starts listening and polling; resolves with the GraphQL endpoint URL. */
+    webhooks,
+    /** Starts listening, polling and sending webhooks; resolves with the GraphQL endpoint URL. */
     async start() {
       const url = await http.listen();
       poller.start();
+      webhooks.start();
       return url;
     },
     get url() {
@@ -145,6 +170,8 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
       stopping ??= (async () => {
         await poller.stop();
         await http.close();
+        // Deliveries cut short stay pending in the outbox; the next start sends them.
+        await webhooks.stop();
         if (!overrides.kling) await kling.close();
         database.close();
       })();

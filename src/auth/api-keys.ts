@@ -50,15 +50,15 @@ export interface ApiKeysOptions {
   clock: Clock;
   /**
    * How long a successful lookup is trusted. Revocation through this process clears it at once;
-   * other processes see a revocation within this time.
-   * @default 30_000
+   * other processes (the keys CLI, other instances) see a revocation within this time.
+   * @default 5_000
    */
   cacheTtlMs?: number;
   /** @default 10_000 */
   cacheMaxEntries?: number;
 }
 
-export function createApiKeys({ store, clock, cacheTtlMs = 30_000, cacheMaxEntries = 10_000 }: ApiKeysOptions) {
+export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntries = 10_000 }: ApiKeysOptions) {
   const cache = new Map<string, { keyId: string; expiresAt: number }>();
 
   const forget = (keyId: string) => {

@@ -49,7 +49,22 @@ const envSchema = z
     POLL_CONCURRENCY: int(8, 1, 1024),
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
+    WEBHOOK_TIMEOUT_MS: int(10_000, 1),
+    WEBHOOK_MAX_AGE_SECONDS: int(86_400, 1),
     DEMO_KEY: bool(true),
+    MAX_BODY_BYTES: int(65_536, 1_024),
+    MAX_DEPTH: int(12, 1),
+    MAX_COST: int(5_000, 1),
+    MAX_ALIASES: int(15, 1),
+    MAX_TOKENS: int(2_000, 10),
+    MAX_DIRECTIVES: int(20, 1),
+    RATE_LIMIT_POINTS: int(600, 1),
+    RATE_LIMIT_WINDOW_SECONDS: int(60, 1),
+    WS_MAX_PAYLOAD_BYTES: int(65_536, 1_024),
+    WS_MAX_CONNECTIONS_PER_KEY: int(20, 1),
+    WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(50, 1),
+    WS_CONNECTION_INIT_TIMEOUT_MS: int(3_000, 100),
+    WS_KEEP_ALIVE_MS: int(12_000, 0),
   });
 
 /** Rules across variables; checked on the raw values so they are reported alongside any field error. */
@@ -102,6 +117,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.POLL_CONCURRENCY,
     },
     tasks: { deadlineSeconds: e.TASK_DEADLINE_SECONDS, maxActivePerKey: e.KEY_MAX_ACTIVE_TASKS },
+    webhooks: {
+      /** One delivery attempt, connect to last byte. */
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      /** A delivery still failing this long after its event is given up. */
+      maxAgeSeconds: e.WEBHOOK_MAX_AGE_SECONDS,
+    },
     credits: { pricesFile: e.PRICES_FILE },
     admin: { token: e.ADMIN_TOKEN },
     graphql: {
@@ -109,6 +130,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
     },
     log: { level: e.LOG_LEVEL },
+    limits: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxDepth: e.MAX_DEPTH,
+      maxCost: e.MAX_COST,
+      maxAliases: e.MAX_ALIASES,
+      maxTokens: e.MAX_TOKENS,
+      maxDirectives: e.MAX_DIRECTIVES,
+      /** Each operation costs one point per root field (aliases count), per key, per window. */
+      rateLimitPoints: e.RATE_LIMIT_POINTS,
+      rateLimitWindowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    },
+    ws: {
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxConnectionsPerKey: e.WS_MAX_CONNECTIONS_PER_KEY,
+      maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      connectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
+      keepAliveMs: e.WS_KEEP_ALIVE_MS,
+    },
     demoKey: e.DEMO_KEY && !production,
   };
 }

@@ -22,10 +22,11 @@ export const builder = new SchemaBuilder<PothosTypes>({
   scopeAuth: {
     authorizeOnSubscribe: true,
     authScopes: (ctx) => ({ apiKey: ctx.apiKeyId !== null, admin: ctx.isAdmin }),
-    unauthorizedError: (_parent, context) =>
-      context.apiKeyId === null && !context.isAdmin
-        ? new AuthenticationError()
-        : new ForbiddenError('This operation needs the admin token.'),
+    unauthorizedError: (_parent, context) => {
+      if (context.isAdmin) return new ForbiddenError('This operation needs an API key; the admin token is for key management only.');
+      if (context.apiKeyId !== null) return new ForbiddenError('This operation needs the admin token.');
+      return new AuthenticationError();
+    },
   },
   errors: {
     // Each field lists the errors it returns as data. Anything else is a top-level error: a GatewayError

@@ -19,6 +19,11 @@ export interface GatewayContext {
   /** True when credentials were presented but are not valid; such a request is refused outright. */
   credentialsRejected: boolean;
   services: GatewayServices;
+  /**
+   * Set when this operation went over the key's rate limit. Mutations answer with
+   * RateLimitedError as data; other operations never reach resolvers.
+   */
+  rateLimited: { retryAfterSeconds: number } | null;
 }
 
 /** The context of a field behind `withAuth({ apiKey: true })`. */

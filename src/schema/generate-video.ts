@@ -61,7 +61,10 @@ builder.mutationField('generateVideo', (t) =>
       dataField: { name: 'task' },
     },
     args: { input: t.arg({ type: GenerateVideoInput, required: true }).validate(generateVideoInputSchema) },
-    resolve: (_root, { input }, ctx) => ctx.services.tasks.submit(ctx.apiKeyId, input),
+    resolve: (_root, { input }, ctx) => {
+      if (ctx.rateLimited) throw new RateLimitedError(ctx.rateLimited.retryAfterSeconds);
+      return ctx.services.tasks.submit(ctx.apiKeyId, input);
+    },
   }),
 );
 
@@ -108,6 +111,10 @@ builder.mutationField('cancelVideoTask', (t) =>
       dataField: { name: 'task' },
     },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.services.tasks.cancel(ctx.apiKeyId, id),
+    resolve: (_root, { id }, ctx) => {
+      // Not in this union: surfaces as a top-level error with code RATE_LIMITED.
+      if (ctx.rateLimited) throw new RateLimitedError(ctx.rateLimited.retryAfterSeconds);
+      return ctx.services.tasks.cancel(ctx.apiKeyId, id);
+    },
   }),
 );

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
 import type { CallerResolver } from './caller.js';
-import { attachGraphqlWs } from './ws.js';
+import { attachGraphqlWs, type WsLimits } from './ws.js';
 import type { GatewayYoga } from './yoga.js';
 
 export interface ReadinessCheck {
@@ -18,6 +18,9 @@ export interface GatewayHttpOptions {
   host: string;
   port: number;
   readiness: ReadinessCheck[];
+  /** Larger request bodies are refused with 413 before any parsing. */
+  maxBodyBytes: number;
+  ws: WsLimits;
   /** Receives Kling's callbacks on `POST /kling/callback/<taskId>/<token>`. */
   onKlingCallback?: KlingCallbackHandler | undefined;
   /** @default 2_000 */
@@ -66,6 +69,23 @@ async function receiveKlingCallback(
   }
 }
 
+/**
+ * yoga sets no body limit, so it is enforced here from Content-Length; a body of unknown length
+ * (chunked) is refused rather than read without a bound.
+ */
+function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: number): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return true;
+  const length = req.headers['content-length'];
+  const unbounded = length === undefined && req.headers['transfer-encoding'] !== undefined;
+  if (!unbounded && (length === undefined || Number(length) <= maxBytes)) return true;
+  // Do not read the rest of an oversized body; close the connection once the answer is out.
+  res.setHeader('connection', 'close');
+  req.resume();
+  if (unbounded) sendJson(res, 411, { errors: [{ message: 'A Content-Length header is required.' }] });
+  else sendJson(res, 413, { errors: [{ message: `The request body is larger than ${maxBytes} bytes.` }] });
+  return false;
+}
+
 export function createGatewayHttpServer(options: GatewayHttpOptions) {
   const { yoga, readiness, readinessTimeoutMs = 2_000 } = options;
 
@@ -101,6 +121,7 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
       void ready().then(({ ok, checks }) => sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks }));
       return;
     }
+    if (!bodyWithinLimit(req, res, options.maxBodyBytes)) return;
     const callback = /^\/kling\/callback\/([\w-]+)\/([\w-]+)$/.exec(path ?? '');
     if (callback && options.onKlingCallback) {
       if (req.method !== 'POST') {
@@ -120,7 +141,7 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const ws = attachGraphqlWs({ server, yoga, resolveCaller: options.resolveCaller });
+  const ws = attachGraphqlWs({ server, yoga, resolveCaller: options.resolveCaller, limits: options.ws });
   let url: URL | undefined;
 
   return {

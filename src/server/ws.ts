@@ -6,6 +6,7 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Caller, CallerResolver } from './caller.js';
+import { isGraphQLError } from './errors.js';
 import type { GatewayYoga } from './yoga.js';
 
 /** The part of yoga.getEnveloped() used here; envelop types it loosely. */
@@ -23,31 +24,68 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
+export interface WsLimits {
+  /** Larger messages close the socket (1009). */
+  maxPayloadBytes: number;
+  /** Open sockets one API key may hold; more are closed with TOO_MANY_CONNECTIONS. */
+  maxConnectionsPerKey: number;
+  /** Operations one socket may run at once; more are answered with an error. */
+  maxSubscriptionsPerConnection: number;
+  /** A socket that has not sent connection_init by then is closed with 4408. */
+  connectionInitTimeoutMs: number;
+  /** Ping interval; 0 disables. */
+  keepAliveMs: number;
+}
+
 export interface GatewayWsOptions {
   server: Server;
   yoga: GatewayYoga;
   resolveCaller: CallerResolver;
+  limits: WsLimits;
 }
 
-export function attachGraphqlWs({ server, yoga, resolveCaller }: GatewayWsOptions) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+/** 1008 (policy violation): graphql-ws reserves 4429 for a repeated connection_init. */
+const TOO_MANY_CONNECTIONS = 1008;
+
+export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: GatewayWsOptions) {
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
   const callers = new WeakMap<object, Caller>();
+  const socketsPerKey = new Map<string, number>();
+  const release = (keyId: string) => {
+    const left = (socketsPerKey.get(keyId) ?? 1) - 1;
+    if (left <= 0) socketsPerKey.delete(keyId);
+    else socketsPerKey.set(keyId, left);
+  };
 
   const disposable = useServer(
     {
       // The enveloped execute/subscribe ride on rootValue; graphql-ws hands the args straight back.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
       onConnect: async (ctx) => {
         const caller = await resolveCaller(ctx.connectionParams?.['authorization']);
         if (caller.rejected) {
           ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: invalid API key');
           return false;
         }
+        const keyId = caller.apiKeyId;
+        if (keyId !== null) {
+          const open = socketsPerKey.get(keyId) ?? 0;
+          if (open >= limits.maxConnectionsPerKey) {
+            ctx.extra.socket.close(TOO_MANY_CONNECTIONS, 'Too many connections for this API key');
+            return false;
+          }
+          socketsPerKey.set(keyId, open + 1);
+          ctx.extra.socket.once('close', () => release(keyId));
+        }
         callers.set(ctx.extra.socket, caller);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerConnection) {
+          return [new GraphQLError('Too many operations on this connection.', { extensions: { code: 'RATE_LIMITED' } })];
+        }
         const caller = callers.get(ctx.extra.socket);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -61,7 +99,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller }: GatewayWsOption
           document = parse(payload.query);
         } catch (error) {
           // A syntax error rejects this one operation; the socket stays open.
-          if (error instanceof GraphQLError) return [error];
+          if (isGraphQLError(error)) return [error];
           throw error;
         }
         const errors = validate(schema, document);
@@ -78,6 +116,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller }: GatewayWsOption
       },
     },
     wss,
+    limits.keepAliveMs,
   );
 
   return {

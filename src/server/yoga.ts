@@ -2,11 +2,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga } from 'graphql-yoga';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config/env.js';
 import type { Logger } from 'pino';
 import type { GatewayContext, GatewayServices } from '../schema/context.js';
 import type { Caller, CallerResolver } from './caller.js';
 import { createMaskError } from './errors.js';
+import { useOperationLimits } from './use-operation-limits.js';
+import { useRateLimit } from './use-rate-limit.js';
 import { useRequireCaller } from './use-require-caller.js';
+
+/** Requests without a JSON content type (GET, SSE via GET, forms) must carry this header. */
+export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 
 /** What the transport hands to yoga: node's request/response, or for WebSocket the resolved caller. */
 export interface ServerContext {
@@ -22,9 +31,14 @@ export interface GatewayYogaOptions {
   resolveCaller: CallerResolver;
   logger: Logger;
   graphiql: boolean;
+  introspection: boolean;
+  production: boolean;
+  limits: Config['limits'];
+  rateLimiter: RateLimiterAbstract;
 }
 
-export function createGatewayYoga({ schema, services, resolveCaller, logger, graphiql }: GatewayYogaOptions) {
+export function createGatewayYoga(options: GatewayYogaOptions) {
+  const { schema, services, resolveCaller, logger, graphiql } = options;
   return createYoga<ServerContext, Omit<GatewayContext, keyof ServerContext>>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -60,9 +74,17 @@ query Me {
         isAdmin: resolved.isAdmin,
         credentialsRejected: resolved.rejected,
         services,
+        rateLimited: null,
       };
     },
-    plugins: [useRequireCaller()],
+    plugins: [
+      // Browsers cannot send this header (or a JSON content type) cross-site without a CORS preflight.
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      useOperationLimits(options.limits, options.production),
+      ...(options.introspection ? [] : [useDisableIntrospection()]),
+      useRequireCaller(),
+      useRateLimit(options.rateLimiter),
+    ],
   });
 }
 

@@ -1,7 +1,7 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { bearerToken } from '../../src/server/caller.js';
-import { rootFieldNames } from '../../src/server/use-require-caller.js';
+import { rootFieldNames } from '../../src/server/operation-shape.js';
 
 describe('bearerToken', () => {
   it.each<[string, unknown, string | null]>([
