@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', 'bench/results', 'drizzle', 'test/generated'] },
+  { ignores: ['node_modules', 'dist', 'coverage', 'bench/results', 'drizzle', 'test/generated', 'test-output', '.probe'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -1,15 +1,16 @@
 // The composition root: builds every part from config, wires them, and owns start and stop.
 import { readFileSync } from 'node:fs';
-import { RateLimiterMemory, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { createApiKeys } from './auth/api-keys.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/env.js';
 import { createPricing, DEFAULT_PRICE_TABLE, loadPriceTable } from './credits/pricing.js';
-import { openSqlite } from './db/connection.js';
+import { openDatabase } from './db/connection.js';
 import { createStore } from './db/store.js';
 import { createKlingClient } from './kling/client.js';
 import type { KlingClient } from './kling/types.js';
 import { createLogger, type Logger } from './logger.js';
+import { createRedisConnections } from './redis/redis-connections.js';
 import { schema } from './schema/index.js';
 import { createCallerResolver } from './server/caller.js';
 import { createGatewayHttpServer } from './server/http.js';
@@ -36,7 +37,7 @@ export interface GatewayOverrides {
   rateLimiter?: RateLimiterAbstract;
 }
 
-export function createGateway(config: Config, overrides: GatewayOverrides = {}) {
+export async function createGateway(config: Config, overrides: GatewayOverrides = {}) {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger({ level: config.log.level });
   const credentials = config.kling.credentials;
@@ -44,8 +45,10 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     throw new Error('Kling credentials are missing: set KLING_ACCESS_KEY and KLING_SECRET_KEY, or start the simulator.');
   }
 
-  const database = openSqlite(config.db.url);
-  const store = createStore(database.db);
+  const database = await openDatabase(config.db);
+  const store = createStore(database.dialect);
+  // With REDIS_URL, task events and rate-limit counters are shared by every instance.
+  const redis = config.redis.url ? createRedisConnections(config.redis.url, logger.child({ component: 'redis' })) : undefined;
   const pricing = createPricing(
     config.credits.pricesFile ? loadPriceTable(JSON.parse(readFileSync(config.credits.pricesFile, 'utf8'))) : DEFAULT_PRICE_TABLE,
   );
@@ -64,8 +67,9 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
       },
       connections: config.kling.connections,
       retry: { maxAttempts: 3, baseMs: 200, maxMs: 5_000 },
+      userAgent: `kling-gateway (${config.instanceId})`,
     });
-  const pubsub = createTaskPubSub(overrides.eventTarget);
+  const pubsub = createTaskPubSub(overrides.eventTarget ?? redis?.eventTarget);
   const apiKeys = createApiKeys({ store, clock });
   // Late-bound: the task service tells the poller about queued tasks, and the poller uses the service.
   let wakePoller: () => void = () => undefined;
@@ -87,8 +91,9 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     deadlineSeconds: config.tasks.deadlineSeconds,
     maxActivePerKey: config.tasks.maxActivePerKey,
     firstCheckDelayMs: config.poll.firstDelayMs,
-    submitLeaseMs: 60_000,
+    submitLeaseMs: config.poll.submitLeaseMs,
     callbackBaseUrl: config.http.publicUrl,
+    instanceId: config.instanceId,
     onQueued: () => wakePoller(),
     onWebhookQueued: () => webhooks.wake(),
   });
@@ -103,6 +108,9 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     maxIntervalMs: config.poll.maxIntervalMs,
     concurrency: config.poll.concurrency,
     maxActivePerKey: config.tasks.maxActivePerKey,
+    owner: config.instanceId,
+    leaseMs: config.poll.leaseMs,
+    submitLeaseMs: config.poll.submitLeaseMs,
   });
   wakePoller = () => poller.wake();
   const onKlingCallback = createKlingCallbackHandler({
@@ -111,7 +119,7 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     clock,
     schedule: { firstDelayMs: config.poll.firstDelayMs, maxIntervalMs: config.poll.maxIntervalMs },
   });
-  const watch = createTaskWatch({ store, pubsub });
+  const watch = createTaskWatch({ store, pubsub, resync: redis?.resync });
   const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
   const yoga = createGatewayYoga({
     schema,
@@ -124,7 +132,19 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     limits: config.limits,
     rateLimiter:
       overrides.rateLimiter ??
-      new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds }),
+      (redis
+        ? new RateLimiterRedis({
+            storeClient: redis.client,
+            keyPrefix: 'kling-gateway:rate',
+            points: config.limits.rateLimitPoints,
+            duration: config.limits.rateLimitWindowSeconds,
+            // While Redis is unreachable each instance keeps counting on its own rather than failing requests.
+            insuranceLimiter: new RateLimiterMemory({
+              points: config.limits.rateLimitPoints,
+              duration: config.limits.rateLimitWindowSeconds,
+            }),
+          })
+        : new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds })),
   });
   const http = createGatewayHttpServer({
     yoga,
@@ -135,12 +155,8 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
     ws: config.ws,
     onKlingCallback,
     readiness: [
-      {
-        name: 'database',
-        check: async () => {
-          database.sqlite.prepare('SELECT 1').get();
-        },
-      },
+      { name: 'database', check: () => database.dialect.ping() },
+      ...(redis ? [{ name: 'pubsub', check: () => redis.ping() }] : []),
     ],
   });
 
@@ -173,11 +189,12 @@ export function createGateway(config: Config, overrides: GatewayOverrides = {}) 
         // Deliveries cut short stay pending in the outbox; the next start sends them.
         await webhooks.stop();
         if (!overrides.kling) await kling.close();
-        database.close();
+        await redis?.close();
+        await database.close();
       })();
       return stopping;
     },
   };
 }
 
-export type Gateway = ReturnType<typeof createGateway>;
+export type Gateway = Awaited<ReturnType<typeof createGateway>>;

@@ -28,7 +28,7 @@ async function main() {
     logger.info({ baseUrl }, 'no Kling keys set: using the built-in Kling simulator');
   }
 
-  const gateway = createGateway(config, { logger });
+  const gateway = await createGateway(config, { logger });
   const url = await gateway.start();
 
   if (config.demoKey && gateway.database.fresh) {

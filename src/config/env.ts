@@ -1,4 +1,6 @@
 // The one place that reads the environment. loadConfig is pure so tests call it with a literal object.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** Kling's global (international) endpoint, kling-api.md section 1. */
@@ -26,6 +28,8 @@ const envSchema = z
     HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     PUBLIC_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
     DATABASE_URL: z.preprocess(emptyAsUndefined, z.string().default('./data/gateway.db')),
+    DATABASE_POOL_SIZE: int(10, 1, 1000),
+    INSTANCE_ID: z.preprocess(emptyAsUndefined, z.string().regex(/^[\w.:-]{1,100}$/).optional()),
     REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
     KLING_ACCESS_KEY: optionalString,
     KLING_SECRET_KEY: optionalString,
@@ -47,6 +51,8 @@ const envSchema = z
     POLL_MAX_INTERVAL_MS: int(15_000, 1),
     POLL_REQUESTS_PER_SECOND: int(20, 1),
     POLL_CONCURRENCY: int(8, 1, 1024),
+    POLL_LEASE_MS: int(30_000, 100),
+    SUBMIT_LEASE_MS: int(60_000, 100),
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
     WEBHOOK_TIMEOUT_MS: int(10_000, 1),
@@ -96,7 +102,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     production,
     http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
-    db: { url: e.DATABASE_URL },
+    db: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    /**
+     * Owner name in task leases. One process owns an embedded database, so a restart takes its
+     * tasks back at once; on PostgreSQL each instance needs a name of its own.
+     */
+    instanceId:
+      e.INSTANCE_ID ??
+      (/^postgres(ql)?:\/\//.test(e.DATABASE_URL) ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : 'embedded'),
     redis: { url: e.REDIS_URL },
     kling: {
       baseUrl: e.KLING_BASE_URL,
@@ -115,6 +128,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
       requestsPerSecond: e.POLL_REQUESTS_PER_SECOND,
       concurrency: e.POLL_CONCURRENCY,
+      /** How long a claimed task stays this instance's without being looked at; a dead instance's tasks move on after it. */
+      leaseMs: e.POLL_LEASE_MS,
+      /** How long a submit may be in flight before another poller takes the task over (looking it up at Kling first). */
+      submitLeaseMs: e.SUBMIT_LEASE_MS,
     },
     tasks: { deadlineSeconds: e.TASK_DEADLINE_SECONDS, maxActivePerKey: e.KEY_MAX_ACTIVE_TASKS },
     webhooks: {

@@ -1,23 +1,46 @@
-// Opens the embedded SQLite store and brings its schema up to date before anything else touches it.
+// Opens the store named by DATABASE_URL (a SQLite file by default, or PostgreSQL) and brings its
+// schema up to date before anything else touches it.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
-import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.js';
+import { type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate as migrateSqlite } from 'drizzle-orm/better-sqlite3/migrator';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { createPostgresDialect, createSqliteDialect, type Dialect } from './dialect.js';
+import type * as schema from './schema.js';
 
-const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url));
+const MIGRATIONS = {
+  sqlite: fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url)),
+  postgres: fileURLToPath(new URL('../../drizzle/postgres', import.meta.url)),
+};
+
+/** Any constant will do: it only has to be the same in every instance that migrates this database. */
+const MIGRATION_LOCK_ID = 4_171_717;
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
-export interface OpenedDatabase {
+export interface OpenedSqlite {
+  dialect: Dialect;
   db: SqliteDb;
   /** The raw handle, for pragmas and checkpoints. */
   sqlite: Database.Database;
   /** True when the schema was created just now (a fresh database). */
   fresh: boolean;
   close(): void;
+}
+
+export interface OpenedDatabase {
+  dialect: Dialect;
+  /** True when the schema was created just now (a fresh database). */
+  fresh: boolean;
+  close(): Promise<void>;
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
 }
 
 /** Accepts a file path, a `file:` URL or `:memory:`. */
@@ -27,7 +50,7 @@ export function sqlitePathOf(url: string): string {
   return resolve(url);
 }
 
-export function openSqlite(url: string): OpenedDatabase {
+export function openSqlite(url: string): OpenedSqlite {
   const path = sqlitePathOf(url);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const sqlite = new Database(path);
@@ -39,17 +62,50 @@ export function openSqlite(url: string): OpenedDatabase {
   sqlite.pragma('synchronous = NORMAL');
   const hadSchema =
     sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get() !== undefined;
-  const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
-  let closed = false;
+  const dialect = createSqliteDialect(sqlite);
+  migrateSqlite(dialect.db, { migrationsFolder: MIGRATIONS.sqlite });
   return {
-    db,
+    dialect,
+    db: dialect.db,
     sqlite,
     fresh: !hadSchema,
     close() {
-      if (closed) return;
-      closed = true;
-      sqlite.close();
+      if (sqlite.open) sqlite.close();
     },
   };
+}
+
+/**
+ * Opens PostgreSQL and applies its migrations under an advisory lock, so instances that start
+ * together apply them once.
+ */
+export async function openPostgres(url: string, poolSize = 10): Promise<OpenedDatabase> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  try {
+    const client = await pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      try {
+        const existing = await client.query("SELECT to_regclass('public.api_keys') IS NOT NULL AS present");
+        const fresh = !(existing.rows[0] as { present: boolean }).present;
+        await migratePg(drizzlePg(client), { migrationsFolder: MIGRATIONS.postgres });
+        const dialect = createPostgresDialect(pool);
+        return { dialect, fresh, close: () => dialect.close() };
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+      }
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    // Idle pooled connections would keep the process alive after a failed start.
+    await pool.end();
+    throw error;
+  }
+}
+
+export async function openDatabase(config: { url: string; poolSize: number }): Promise<OpenedDatabase> {
+  if (isPostgresUrl(config.url)) return openPostgres(config.url, config.poolSize);
+  const opened = openSqlite(config.url);
+  return { dialect: opened.dialect, fresh: opened.fresh, close: async () => opened.close() };
 }

@@ -65,6 +65,11 @@ export const tasks = sqliteTable(
     /** When the poller (or, for QUEUED tasks, the dispatcher) should look at the task next; null once terminal. */
     nextCheckAt: integer('next_check_at'),
     checkAttempts: integer('check_attempts').notNull().default(0),
+    /** The gateway instance that polls this task; others leave it alone until the lease expires. */
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    /** While set and in the future, a QUEUED task holds one of its key's slots at Kling: a submit is in flight. */
+    submittingUntil: integer('submitting_until'),
     /** Bumped on every change, so subscribers can drop stale or repeated events. */
     version: integer('version').notNull().default(1),
   },

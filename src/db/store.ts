@@ -1,21 +1,18 @@
 // Every query the services use. Credits change only here, each time inside one transaction together
 // with its ledger row and guarded by the task's current status, so a hold settles or refunds once.
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { TaskStatus } from '../tasks/status.js';
 import type { SqliteDb } from './connection.js';
-import {
-  apiKeys,
-  creditLedger,
-  tasks,
-  webhookAttempts,
-  webhookDeliveries,
-  type ApiKeyRow,
-  type LedgerKind,
-  type NewTaskRow,
-  type NewWebhookDeliveryRow,
-  type TaskRow,
-  type WebhookAttemptRow,
-  type WebhookDeliveryRow,
+import type Database from 'better-sqlite3';
+import { createSqliteDialect, type Dialect } from './dialect.js';
+import type {
+  ApiKeyRow,
+  LedgerKind,
+  NewTaskRow,
+  NewWebhookDeliveryRow,
+  TaskRow,
+  WebhookAttemptRow,
+  WebhookDeliveryRow,
 } from './schema.js';
 
 export type InsertTaskOutcome =
@@ -77,97 +74,134 @@ export interface TaskPage {
   filter?: TaskListFilter | undefined;
 }
 
-export function createStore(db: SqliteDb) {
-  const writeTx = <T>(fn: (tx: SqliteDb) => T): T =>
-    // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
-    db.transaction((tx) => fn(tx as unknown as SqliteDb), { behavior: 'immediate' });
+/** Unique-index violations, in both dialects' words. */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+const first = <T>(rows: T[]): T | undefined => rows[0];
+/** count(*) and sum() arrive as strings from PostgreSQL (bigint/numeric) and as numbers from SQLite. */
+const toNumber = (value: unknown) => Number(value);
+
+/**
+ * @param source a Dialect, or (for tools and tests on a SQLite file) a drizzle SQLite database.
+ */
+export function createStore(source: Dialect | SqliteDb) {
+  const dialect: Dialect = 'kind' in source ? source : createSqliteDialect((source as SqliteDb & { $client: Database.Database }).$client);
+  const { apiKeys, creditLedger, tasks, webhookAttempts, webhookDeliveries } = dialect.tables;
+  const transaction = <T>(fn: (tx: SqliteDb) => Promise<T>) => dialect.transaction(fn);
+  const run = <T>(fn: (db: SqliteDb) => Promise<T>) => dialect.run(fn);
 
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
-    tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now }).run();
+    tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now });
 
   return {
+    dialect,
+
     async insertApiKey(row: Omit<ApiKeyRow, 'creditBalance' | 'creditsHeld' | 'creditsUsed' | 'revokedAt'>, credits: number) {
-      return writeTx((tx) => {
-        const created = tx.insert(apiKeys).values({ ...row, creditBalance: credits }).returning().get();
-        if (credits > 0) ledger(tx, row.id, null, 'grant', credits, row.createdAt);
-        return created;
+      return transaction(async (tx) => {
+        const [created] = await tx.insert(apiKeys).values({ ...row, creditBalance: credits }).returning();
+        if (credits > 0) await ledger(tx, row.id, null, 'grant', credits, row.createdAt);
+        return created as ApiKeyRow;
       });
     },
 
     async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
-      return db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).get();
+      return run(async (db) => first(await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).limit(1)));
     },
 
     async getApiKey(id: string): Promise<ApiKeyRow | undefined> {
-      return db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+      return run(async (db) => first(await db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1)));
     },
 
     async findApiKey(idOrName: string): Promise<ApiKeyRow | undefined> {
-      return db
-        .select()
-        .from(apiKeys)
-        .where(or(eq(apiKeys.id, idOrName), eq(apiKeys.name, idOrName)))
-        .orderBy(desc(apiKeys.createdAt))
-        .get();
+      return run(async (db) =>
+        first(
+          await db
+            .select()
+            .from(apiKeys)
+            .where(or(eq(apiKeys.id, idOrName), eq(apiKeys.name, idOrName)))
+            .orderBy(desc(apiKeys.createdAt))
+            .limit(1),
+        ),
+      );
     },
 
     async listApiKeys(): Promise<ApiKeyRow[]> {
-      return db.select().from(apiKeys).orderBy(apiKeys.createdAt).all();
+      return run((db) => db.select().from(apiKeys).orderBy(apiKeys.createdAt));
     },
 
     async grantCredits(id: string, amount: number, now: number): Promise<ApiKeyRow | undefined> {
-      return writeTx((tx) => {
-        const updated = tx
-          .update(apiKeys)
-          .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
-          .where(eq(apiKeys.id, id))
-          .returning()
-          .get() as ApiKeyRow | undefined;
-        if (updated) ledger(tx, id, null, 'grant', amount, now);
+      return transaction(async (tx) => {
+        const updated = first(
+          await tx
+            .update(apiKeys)
+            .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
+            .where(eq(apiKeys.id, id))
+            .returning(),
+        );
+        if (updated) await ledger(tx, id, null, 'grant', amount, now);
         return updated;
       });
     },
 
     async revokeApiKey(id: string, now: number): Promise<ApiKeyRow | undefined> {
-      return db
-        .update(apiKeys)
-        .set({ revokedAt: now })
-        .where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} IS NULL`))
-        .returning()
-        .get();
+      return run(async (db) =>
+        first(
+          await db
+            .update(apiKeys)
+            .set({ revokedAt: now })
+            .where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} IS NULL`))
+            .returning(),
+        ),
+      );
     },
 
     /** Holds the price and records the task in one transaction; replays and conflicts hold nothing. */
     async insertTaskWithHold(row: NewTaskRow & { createdAt: number }): Promise<InsertTaskOutcome> {
-      return writeTx((tx): InsertTaskOutcome => {
-        if (row.idempotencyKey) {
-          const existing = tx
-            .select()
-            .from(tasks)
-            .where(and(eq(tasks.apiKeyId, row.apiKeyId), eq(tasks.idempotencyKey, row.idempotencyKey)))
-            .get();
-          if (existing) {
-            return existing.inputFingerprint === row.inputFingerprint
-              ? { kind: 'replayed', task: existing }
-              : { kind: 'idempotency-conflict' };
+      const attempt = () =>
+        transaction(async (tx): Promise<InsertTaskOutcome> => {
+          if (row.idempotencyKey) {
+            const existing = first(
+              await tx
+                .select()
+                .from(tasks)
+                .where(and(eq(tasks.apiKeyId, row.apiKeyId), eq(tasks.idempotencyKey, row.idempotencyKey)))
+                .limit(1),
+            );
+            if (existing) {
+              return existing.inputFingerprint === row.inputFingerprint
+                ? { kind: 'replayed', task: existing }
+                : { kind: 'idempotency-conflict' };
+            }
           }
-        }
-        const held = tx
-          .update(apiKeys)
-          .set({
-            creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
-            creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
-          })
-          .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
-          .run();
-        if (held.changes === 0) {
-          const account = tx.select({ balance: apiKeys.creditBalance }).from(apiKeys).where(eq(apiKeys.id, row.apiKeyId)).get();
-          return { kind: 'insufficient-credits', available: account?.balance ?? 0 };
-        }
-        const task = tx.insert(tasks).values(row).returning().get();
-        ledger(tx, row.apiKeyId, task.id, 'hold', row.credits, row.createdAt);
-        return { kind: 'created', task };
-      });
+          const held = await tx
+            .update(apiKeys)
+            .set({
+              creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
+              creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
+            })
+            .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
+            .returning({ id: apiKeys.id });
+          if (held.length === 0) {
+            const account = first(
+              await tx.select({ balance: apiKeys.creditBalance }).from(apiKeys).where(eq(apiKeys.id, row.apiKeyId)).limit(1),
+            );
+            return { kind: 'insufficient-credits', available: account?.balance ?? 0 };
+          }
+          const [task] = await tx.insert(tasks).values(row).returning();
+          await ledger(tx, row.apiKeyId, row.id, 'hold', row.credits, row.createdAt);
+          return { kind: 'created', task: task as TaskRow };
+        });
+      try {
+        return await attempt();
+      } catch (error) {
+        // Two requests with one idempotency key raced (PostgreSQL): the loser's insert hit the unique
+        // index and rolled back whole; running again finds the winner's task and replays it.
+        if (row.idempotencyKey && isUniqueViolation(error)) return attempt();
+        throw error;
+      }
     },
 
     /**
@@ -175,47 +209,52 @@ export function createStore(db: SqliteDb) {
      * or undefined when another writer got there first (then nothing at all was changed).
      */
     async transition(id: string, change: Transition, now: number): Promise<TaskRow | undefined> {
-      return writeTx((tx) => {
-        const updated = tx
-          .update(tasks)
-          .set({
-            ...change.set,
-            ...(change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {}),
-            updatedAt: now,
-            version: sql`${tasks.version} + 1`,
-          })
-          .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
-          .returning()
-          .get() as TaskRow | undefined;
+      return transaction(async (tx) => {
+        const updated = first(
+          await tx
+            .update(tasks)
+            .set({
+              ...change.set,
+              ...(change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {}),
+              updatedAt: now,
+              version: sql`${tasks.version} + 1`,
+            })
+            .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
+            .returning(),
+        );
         if (!updated) return undefined;
         const delivery = change.webhook?.(updated);
         // The unique (task, event) index makes a repeated terminal state a no-op rather than a second message.
-        if (delivery) tx.insert(webhookDeliveries).values(delivery).onConflictDoNothing().run();
+        if (delivery) await tx.insert(webhookDeliveries).values(delivery).onConflictDoNothing();
         if (!change.settle) return updated;
         const amount = updated.credits;
-        tx.update(apiKeys)
+        await tx
+          .update(apiKeys)
           .set(
             change.settle === 'charge'
               ? { creditsHeld: sql`${apiKeys.creditsHeld} - ${amount}`, creditsUsed: sql`${apiKeys.creditsUsed} + ${amount}` }
               : { creditsHeld: sql`${apiKeys.creditsHeld} - ${amount}`, creditBalance: sql`${apiKeys.creditBalance} + ${amount}` },
           )
-          .where(eq(apiKeys.id, updated.apiKeyId))
-          .run();
-        ledger(tx, updated.apiKeyId, updated.id, change.settle, amount, now);
+          .where(eq(apiKeys.id, updated.apiKeyId));
+        await ledger(tx, updated.apiKeyId, updated.id, change.settle, amount, now);
         return updated;
       });
     },
 
     async getTask(id: string): Promise<TaskRow | undefined> {
-      return db.select().from(tasks).where(eq(tasks.id, id)).get();
+      return run(async (db) => first(await db.select().from(tasks).where(eq(tasks.id, id)).limit(1)));
     },
 
     async getTaskForKey(apiKeyId: string, id: string): Promise<TaskRow | undefined> {
-      return db
-        .select()
-        .from(tasks)
-        .where(and(eq(tasks.id, id), eq(tasks.apiKeyId, apiKeyId)))
-        .get();
+      return run(async (db) =>
+        first(
+          await db
+            .select()
+            .from(tasks)
+            .where(and(eq(tasks.id, id), eq(tasks.apiKeyId, apiKeyId)))
+            .limit(1),
+        ),
+      );
     },
 
     async listTasksForKey(apiKeyId: string, page: TaskPage): Promise<TaskRow[]> {
@@ -231,125 +270,200 @@ export function createStore(db: SqliteDb) {
       const newer = n && or(gt(tasks.createdAt, n.createdAt), and(eq(tasks.createdAt, n.createdAt), gt(tasks.id, n.id)));
       if (older) conditions.push(older);
       if (newer) conditions.push(newer);
-      return db
-        .select()
-        .from(tasks)
-        .where(and(...conditions))
-        .orderBy(...(page.oldestFirst ? [asc(tasks.createdAt), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)]))
-        .limit(page.limit)
-        .all();
+      return run((db) =>
+        db
+          .select()
+          .from(tasks)
+          .where(and(...conditions))
+          .orderBy(...(page.oldestFirst ? [asc(tasks.createdAt), asc(tasks.id)] : [desc(tasks.createdAt), desc(tasks.id)]))
+          .limit(page.limit),
+      );
     },
 
     /**
-     * Takes up to `limit` tasks whose check is due, oldest due first, and pushes their next check
-     * `leaseMs` ahead in the same statement: a lease, so no other poller takes them meanwhile, and a
-     * poller that dies simply lets them come due again.
+     * Takes up to `limit` due tasks that are this instance's or nobody's (no lease, or an expired one),
+     * oldest due first, and leases them to `owner`: their next check moves `leaseMs` ahead, so no
+     * other poller touches them, and a poller that dies simply lets its leases run out.
      */
-    async claimDueTasks(now: number, limit: number, leaseMs: number): Promise<TaskRow[]> {
-      return writeTx((tx) => {
-        const due = tx
-          .select({ id: tasks.id })
-          .from(tasks)
-          .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.nextCheckAt, now)))
-          .orderBy(tasks.nextCheckAt)
-          .limit(limit)
-          .all()
-          .map((r) => r.id);
+    async claimDueTasks(now: number, limit: number, leaseMs: number, owner: string): Promise<TaskRow[]> {
+      return transaction(async (tx) => {
+        const due = await dialect.skipLocked(
+          tx
+            .select({ id: tasks.id })
+            .from(tasks)
+            .where(
+              and(
+                isNotNull(tasks.nextCheckAt),
+                lte(tasks.nextCheckAt, now),
+                or(isNull(tasks.leaseOwner), eq(tasks.leaseOwner, owner), lt(tasks.leaseExpiresAt, now)),
+              ),
+            )
+            .orderBy(tasks.nextCheckAt)
+            .limit(limit),
+        );
         if (due.length === 0) return [];
         return tx
           .update(tasks)
-          .set({ nextCheckAt: now + leaseMs })
-          .where(inArray(tasks.id, due))
-          .returning()
-          .all();
+          .set({ nextCheckAt: now + leaseMs, leaseOwner: owner, leaseExpiresAt: now + leaseMs })
+          .where(
+            inArray(
+              tasks.id,
+              due.map((r) => r.id),
+            ),
+          )
+          .returning();
       });
     },
 
     /** When the next task comes due, or null when nothing is open. */
     async nextDueAt(): Promise<number | null> {
-      const row = db
-        .select({ at: sql<number | null>`min(${tasks.nextCheckAt})` })
-        .from(tasks)
-        .get();
-      return row?.at ?? null;
+      return run(async (db) => {
+        const row = first(await db.select({ at: sql<string | number | null>`min(${tasks.nextCheckAt})` }).from(tasks));
+        return row?.at === null || row?.at === undefined ? null : toNumber(row.at);
+      });
     },
 
-    /** Sets when to look at an open task next, without it counting as a change (no version bump). */
-    async reschedule(id: string, status: TaskStatus, nextCheckAt: number, checkAttempts: number): Promise<boolean> {
-      const result = db
-        .update(tasks)
-        .set({ nextCheckAt, checkAttempts })
-        .where(and(eq(tasks.id, id), eq(tasks.status, status)))
-        .run();
-      return result.changes > 0;
+    /**
+     * Sets when to look at an open task next, without it counting as a change (no version bump),
+     * and keeps the task leased to whoever holds it until `leaseUntil`.
+     */
+    async reschedule(id: string, status: TaskStatus, nextCheckAt: number, checkAttempts: number, leaseUntil?: number): Promise<boolean> {
+      return run(async (db) => {
+        const updated = await db
+          .update(tasks)
+          .set({
+            nextCheckAt,
+            checkAttempts,
+            ...(leaseUntil !== undefined ? { leaseExpiresAt: leaseUntil } : {}),
+            // A queued task put back to wait no longer holds a submit slot.
+            ...(status === 'QUEUED' ? { submittingUntil: null } : {}),
+          })
+          .where(and(eq(tasks.id, id), eq(tasks.status, status)))
+          .returning({ id: tasks.id });
+        return updated.length > 0;
+      });
+    },
+
+    /**
+     * Takes one of the key's `maxActive` slots at Kling for a QUEUED task about to be submitted, until
+     * `until`, if the task is next in line. Exact across instances: the key's row is locked while the
+     * slots are counted, and a slot counts from the reservation on (tasks at Kling plus submits in
+     * flight). First in, first out: older waiting tasks get the free slots first.
+     */
+    async reserveSubmitSlot(task: Pick<TaskRow, 'id' | 'apiKeyId' | 'createdAt'>, maxActive: number, now: number, until: number): Promise<boolean> {
+      return transaction(async (tx) => {
+        await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, task.apiKeyId)));
+        const reservedElsewhere = and(eq(tasks.status, 'QUEUED'), gt(tasks.submittingUntil, now));
+        const [active] = await tx
+          .select({ n: sql`count(*)` })
+          .from(tasks)
+          .where(
+            and(
+              eq(tasks.apiKeyId, task.apiKeyId),
+              sql`${tasks.id} <> ${task.id}`,
+              or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), reservedElsewhere),
+            ),
+          );
+        const [olderWaiting] = await tx
+          .select({ n: sql`count(*)` })
+          .from(tasks)
+          .where(
+            and(
+              eq(tasks.apiKeyId, task.apiKeyId),
+              eq(tasks.status, 'QUEUED'),
+              or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
+              or(lt(tasks.createdAt, task.createdAt), and(eq(tasks.createdAt, task.createdAt), lt(tasks.id, task.id))),
+            ),
+          );
+        if (toNumber(active?.n ?? 0) + toNumber(olderWaiting?.n ?? 0) >= maxActive) return false;
+        const taskId = task.id;
+        const reserved = await tx
+          .update(tasks)
+          .set({ submittingUntil: until })
+          .where(and(eq(tasks.id, taskId), eq(tasks.status, 'QUEUED')))
+          .returning({ id: tasks.id });
+        return reserved.length > 0;
+      });
     },
 
     /** Open tasks past their deadline. */
     async overdueTasks(now: number, limit: number): Promise<TaskRow[]> {
-      return db
-        .select()
-        .from(tasks)
-        .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.deadlineAt, now)))
-        .limit(limit)
-        .all();
+      return run((db) =>
+        db
+          .select()
+          .from(tasks)
+          .where(and(isNotNull(tasks.nextCheckAt), lte(tasks.deadlineAt, now)))
+          .limit(limit),
+      );
     },
 
     async countTasksForKey(apiKeyId: string, statuses: readonly TaskStatus[]): Promise<number> {
-      const row = db
-        .select({ n: sql<number>`count(*)` })
-        .from(tasks)
-        .where(and(eq(tasks.apiKeyId, apiKeyId), inArray(tasks.status, [...statuses])))
-        .get();
-      return row?.n ?? 0;
+      return run(async (db) => {
+        const row = first(
+          await db
+            .select({ n: sql`count(*)` })
+            .from(tasks)
+            .where(and(eq(tasks.apiKeyId, apiKeyId), inArray(tasks.status, [...statuses]))),
+        );
+        return toNumber(row?.n ?? 0);
+      });
     },
 
     /** 1-based place of a QUEUED task in its key's queue (oldest first). */
     async queuePosition(apiKeyId: string, createdAt: number, id: string): Promise<number> {
-      const row = db
-        .select({ n: sql<number>`count(*)` })
-        .from(tasks)
-        .where(
-          and(
-            eq(tasks.apiKeyId, apiKeyId),
-            eq(tasks.status, 'QUEUED'),
-            or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
-          ),
-        )
-        .get();
-      return (row?.n ?? 0) + 1;
+      return run(async (db) => {
+        const row = first(
+          await db
+            .select({ n: sql`count(*)` })
+            .from(tasks)
+            .where(
+              and(
+                eq(tasks.apiKeyId, apiKeyId),
+                eq(tasks.status, 'QUEUED'),
+                or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
+              ),
+            ),
+        );
+        return toNumber(row?.n ?? 0) + 1;
+      });
     },
 
     /**
      * Takes up to `limit` pending webhook deliveries that are due, oldest due first, and pushes their
-     * next attempt `leaseMs` ahead in the same statement, as claimDueTasks does for tasks.
+     * next attempt `leaseMs` ahead in the same transaction, as claimDueTasks does for tasks.
      */
     async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDeliveryRow[]> {
-      return writeTx((tx) => {
-        const due = tx
-          .select({ id: webhookDeliveries.id })
-          .from(webhookDeliveries)
-          .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
-          .orderBy(webhookDeliveries.nextAttemptAt)
-          .limit(limit)
-          .all()
-          .map((r) => r.id);
+      return transaction(async (tx) => {
+        const due = await dialect.skipLocked(
+          tx
+            .select({ id: webhookDeliveries.id })
+            .from(webhookDeliveries)
+            .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
+            .orderBy(webhookDeliveries.nextAttemptAt)
+            .limit(limit),
+        );
         if (due.length === 0) return [];
         return tx
           .update(webhookDeliveries)
           .set({ nextAttemptAt: now + leaseMs })
-          .where(inArray(webhookDeliveries.id, due))
-          .returning()
-          .all();
+          .where(
+            inArray(
+              webhookDeliveries.id,
+              due.map((r) => r.id),
+            ),
+          )
+          .returning();
       });
     },
 
     /** When the next webhook delivery comes due, or null when none is pending. */
     async nextWebhookDueAt(): Promise<number | null> {
-      const row = db
-        .select({ at: sql<number | null>`min(${webhookDeliveries.nextAttemptAt})` })
-        .from(webhookDeliveries)
-        .get();
-      return row?.at ?? null;
+      return run(async (db) => {
+        const row = first(
+          await db.select({ at: sql<string | number | null>`min(${webhookDeliveries.nextAttemptAt})` }).from(webhookDeliveries),
+        );
+        return row?.at === null || row?.at === undefined ? null : toNumber(row.at);
+      });
     },
 
     /**
@@ -358,8 +472,8 @@ export function createStore(db: SqliteDb) {
      * false for the other.
      */
     async recordWebhookAttempt(id: string, record: WebhookAttemptRecord, outcome: WebhookAttemptOutcome): Promise<boolean> {
-      return writeTx((tx) => {
-        const updated = tx
+      return transaction(async (tx) => {
+        const updated = await tx
           .update(webhookDeliveries)
           .set({
             status: outcome.status,
@@ -376,39 +490,61 @@ export function createStore(db: SqliteDb) {
               eq(webhookDeliveries.attempts, record.attempt - 1),
             ),
           )
-          .run();
-        if (updated.changes === 0) return false;
-        tx.insert(webhookAttempts)
-          .values({ deliveryId: id, ...record })
-          .run();
+          .returning({ id: webhookDeliveries.id });
+        if (updated.length === 0) return false;
+        await tx.insert(webhookAttempts).values({ deliveryId: id, ...record });
         return true;
       });
     },
 
     async webhookDeliveriesForTask(taskId: string): Promise<WebhookDeliveryRow[]> {
-      return db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(webhookDeliveries.createdAt).all();
+      return run((db) =>
+        db.select().from(webhookDeliveries).where(eq(webhookDeliveries.taskId, taskId)).orderBy(webhookDeliveries.createdAt),
+      );
     },
 
     async webhookAttemptsOf(deliveryId: string): Promise<WebhookAttemptRow[]> {
-      return db
-        .select()
-        .from(webhookAttempts)
-        .where(eq(webhookAttempts.deliveryId, deliveryId))
-        .orderBy(webhookAttempts.attempt)
-        .all();
+      return run((db) =>
+        db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, deliveryId)).orderBy(webhookAttempts.attempt),
+      );
     },
 
     /** Sums of the ledger per kind for one key, for audits and tests. */
     async ledgerTotals(apiKeyId: string): Promise<Record<LedgerKind, number>> {
-      const rows = db
-        .select({ kind: creditLedger.kind, total: sql<number>`sum(${creditLedger.amount})` })
-        .from(creditLedger)
-        .where(eq(creditLedger.apiKeyId, apiKeyId))
-        .groupBy(creditLedger.kind)
-        .all();
+      const rows = await run((db) =>
+        db
+          .select({ kind: creditLedger.kind, total: sql`sum(${creditLedger.amount})` })
+          .from(creditLedger)
+          .where(eq(creditLedger.apiKeyId, apiKeyId))
+          .groupBy(creditLedger.kind),
+      );
       const totals: Record<LedgerKind, number> = { grant: 0, hold: 0, charge: 0, refund: 0 };
-      for (const r of rows) totals[r.kind] = r.total;
+      for (const r of rows) totals[r.kind] = toNumber(r.total);
       return totals;
+    },
+
+    /** Per task, how many holds and how many settlements (charges + refunds) the ledger has; for audits. */
+    async ledgerEntriesPerTask(): Promise<{ taskId: string; holds: number; settles: number }[]> {
+      const rows = await run((db) =>
+        db
+          .select({ taskId: creditLedger.taskId, kind: creditLedger.kind, n: sql`count(*)` })
+          .from(creditLedger)
+          .where(isNotNull(creditLedger.taskId))
+          .groupBy(creditLedger.taskId, creditLedger.kind),
+      );
+      const perTask = new Map<string, { taskId: string; holds: number; settles: number }>();
+      for (const row of rows) {
+        const taskId = row.taskId ?? '';
+        const entry = perTask.get(taskId) ?? { taskId, holds: 0, settles: 0 };
+        if (row.kind === 'hold') entry.holds += toNumber(row.n);
+        else if (row.kind === 'charge' || row.kind === 'refund') entry.settles += toNumber(row.n);
+        perTask.set(taskId, entry);
+      }
+      return [...perTask.values()];
+    },
+
+    async close(): Promise<void> {
+      await dialect.close();
     },
   };
 }

@@ -62,6 +62,11 @@ export interface KlingClientOptions {
    * @default Math.random
    */
   random?: () => number;
+  /**
+   * Sent as User-Agent, so Kling's side (and the simulator's stats) can tell instances apart.
+   * @default 'kling-gateway'
+   */
+  userAgent?: string;
 }
 
 const silentLogger: KlingClientLogger = { debug: () => undefined, warn: () => undefined };
@@ -212,6 +217,7 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
           authorization: `Bearer ${token}`,
           'content-type': 'application/json',
           accept: 'application/json',
+          'user-agent': options.userAgent ?? 'kling-gateway',
         },
         body,
         signal,

@@ -7,8 +7,9 @@ import type { Transition } from '../db/store.js';
 import type { TaskView } from './task-view.js';
 import { OPEN_STATUSES, type TaskFailure } from './status.js';
 
-const MODE: Record<VideoMode, 'std' | 'pro'> = { STANDARD: 'std', PROFESSIONAL: 'pro' };
-const ASPECT: Record<AspectRatio, '16:9' | '9:16' | '1:1'> = { RATIO_16_9: '16:9', RATIO_9_16: '9:16', RATIO_1_1: '1:1' };
+/** Kling's names for our modes and aspect ratios; the MCP tools speak Kling's vocabulary too. */
+export const KLING_MODE: Record<VideoMode, 'std' | 'pro'> = { STANDARD: 'std', PROFESSIONAL: 'pro' };
+export const KLING_ASPECT_RATIO: Record<AspectRatio, '16:9' | '9:16' | '1:1'> = { RATIO_16_9: '16:9', RATIO_9_16: '9:16', RATIO_1_1: '1:1' };
 
 export function klingEndpointOf(model: string) {
   return MODEL_CAPABILITIES[model as VideoModel].endpoint;
@@ -21,8 +22,8 @@ export function toKlingRequest(task: TaskView, callbackUrl: string | undefined):
     modelName: caps.klingName,
     prompt: task.prompt,
     negativePrompt: task.negativePrompt ?? undefined,
-    mode: caps.sendsMode ? MODE[task.mode] : undefined,
-    aspectRatio: ASPECT[task.aspectRatio],
+    mode: caps.sendsMode ? KLING_MODE[task.mode] : undefined,
+    aspectRatio: KLING_ASPECT_RATIO[task.aspectRatio],
     durationSeconds: task.durationSeconds,
     cfgScale: task.cfgScale ?? undefined,
     cameraControl: task.cameraControl

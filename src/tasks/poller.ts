@@ -1,5 +1,6 @@
 // One loop per process that drives every open task to a terminal state. What to look at comes from
 // the database (claimed with a lease), so a restarted process resumes where the last one stopped.
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
@@ -25,6 +26,10 @@ export interface PollerOptions {
   /** Upstream calls in flight at once. */
   concurrency: number;
   maxActivePerKey: number;
+  /** This instance's name in task leases. */
+  owner: string;
+  /** How long a reserved submit slot is held while the submit is in flight. */
+  submitLeaseMs: number;
   /**
    * How long a claimed task is this poller's before another may take it.
    * @default 30_000
@@ -56,8 +61,11 @@ export function createPoller(options: PollerOptions) {
   let upstreamTrouble = 0;
   const stats = { checks: 0, dispatches: 0, transitions: 0, upstreamErrors: 0, timedOut: 0, lost: 0 };
 
-  const reschedule = (row: TaskRow, delayMs: number, attempts = row.checkAttempts + 1) =>
-    store.reschedule(row.id, row.status as TaskStatus, clock.now() + delayMs, attempts);
+  /** Sets the next check and keeps the task leased to this instance until a lease-length after it. */
+  const reschedule = (row: TaskRow, delayMs: number, attempts = row.checkAttempts + 1) => {
+    const at = clock.now() + delayMs;
+    return store.reschedule(row.id, row.status as TaskStatus, at, attempts, at + leaseMs);
+  };
 
   /** Kling answered "slow down" or failed: everyone waits, the task is looked at again later. */
   const onUpstreamTrouble = async (row: TaskRow, error: unknown) => {
@@ -116,9 +124,8 @@ export function createPoller(options: PollerOptions) {
 
   /** Hands a queued task to Kling when its key has a free slot and it is next in line. */
   const dispatch = async (row: TaskRow, lookFirst: boolean) => {
-    const atKling = await store.countTasksForKey(row.apiKeyId, AT_KLING_STATUSES);
-    const free = options.maxActivePerKey - atKling;
-    if (free <= 0 || (await store.queuePosition(row.apiKeyId, row.createdAt, row.id)) > free) {
+    const now = clock.now();
+    if (!(await store.reserveSubmitSlot(row, options.maxActivePerKey, now, now + options.submitLeaseMs))) {
       await reschedule(row, queueRecheckMs, row.checkAttempts);
       return;
     }
@@ -158,7 +165,7 @@ export function createPoller(options: PollerOptions) {
 
   /** Claims one batch of due tasks and works through it with at most `concurrency` in flight. */
   const runBatch = async (): Promise<number> => {
-    const batch = await store.claimDueTasks(clock.now(), options.concurrency * 4, leaseMs);
+    const batch = await store.claimDueTasks(clock.now(), options.concurrency * 4, leaseMs, options.owner);
     let next = 0;
     const worker = async () => {
       while (next < batch.length && !stopController.signal.aborted) {
@@ -203,6 +210,8 @@ export function createPoller(options: PollerOptions) {
       if (running) return;
       running = true;
       stopController = new AbortController();
+      // Every upstream call and budget wait listens on this one signal; there are many by design.
+      setMaxListeners(0, stopController.signal);
       loop = run();
     },
     /** Looks for due work now instead of at the next tick. */

@@ -13,7 +13,7 @@ import type { KlingClient } from '../kling/types.js';
 import { fingerprintOf, type GenerateRequest } from './input.js';
 import { failureColumns, failureFromSubmitError, toKlingRequest, transitionFor } from './kling-mapping.js';
 import type { TaskPubSub } from './pubsub.js';
-import { AT_KLING_STATUSES, isTerminal, type TaskStatus } from './status.js';
+import { isTerminal, type TaskStatus } from './status.js';
 import { toTaskView, type TaskView } from './task-view.js';
 import { webhookDeliveryFor } from '../webhooks/webhook-event.js';
 
@@ -34,6 +34,8 @@ export interface TaskServiceOptions {
   submitLeaseMs: number;
   /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
   callbackBaseUrl?: string | undefined;
+  /** This instance's name in task leases: the instance that takes a task polls it. */
+  instanceId: string;
   /**
    * Told when a task waits in the queue or was just submitted, so the poller looks at it when it is
    * due rather than at the end of an idle sleep it started before the task existed.
@@ -132,8 +134,10 @@ export function createTaskService(options: TaskServiceOptions) {
         createdAt: now,
         updatedAt: now,
         deadlineAt: now + options.deadlineSeconds * 1000,
-        // If this process dies before the submit below finishes, the dispatcher takes the task over then.
+        // If this process dies before the submit below finishes, another poller takes the task over then.
         nextCheckAt: now + options.submitLeaseMs,
+        leaseOwner: options.instanceId,
+        leaseExpiresAt: now + options.submitLeaseMs,
       });
       switch (outcome.kind) {
         case 'insufficient-credits':
@@ -146,8 +150,8 @@ export function createTaskService(options: TaskServiceOptions) {
           break;
       }
       publish(outcome.task);
-      const atKling = await store.countTasksForKey(apiKeyId, AT_KLING_STATUSES);
-      if (atKling >= options.maxActivePerKey) {
+      const slot = await store.reserveSubmitSlot(outcome.task, options.maxActivePerKey, now, now + options.submitLeaseMs);
+      if (!slot) {
         // Over the key's slots at Kling: the poller hands it over, in order, when a slot frees.
         await store.reschedule(id, 'QUEUED', now, 0);
         options.onQueued?.();

@@ -8,7 +8,29 @@ import type { TaskPubSub } from './pubsub.js';
 import { isTerminal, type TaskStatus } from './status.js';
 import { toTaskView, type TaskView } from './task-view.js';
 
-export function createTaskWatch({ store, pubsub }: { store: Store; pubsub: TaskPubSub }) {
+export interface TaskWatchOptions {
+  store: Store;
+  pubsub: TaskPubSub;
+  /**
+   * Fires `resync` when events may have been lost (the Redis subscription reconnected): every live
+   * watch then re-reads its task, so no subscriber is left silently stale.
+   */
+  resync?: EventTarget | undefined;
+}
+
+/** Resolves at the next `resync` event; `cancel` removes the listener. */
+function nextResync(target: EventTarget | undefined) {
+  let cancel: () => void = () => undefined;
+  const promise = new Promise<{ resync: true }>((resolve) => {
+    if (!target) return;
+    const listener = () => resolve({ resync: true });
+    target.addEventListener('resync', listener, { once: true });
+    cancel = () => target.removeEventListener('resync', listener);
+  });
+  return { promise, cancel };
+}
+
+export function createTaskWatch({ store, pubsub, resync }: TaskWatchOptions) {
   // A Repeater, not an async generator: a generator parked on `await` cannot be returned until its
   // next event arrives, which would keep the listener of an unsubscribed client alive indefinitely.
   return function watch(apiKeyId: string, taskId: string): AsyncIterableIterator<TaskView> {
@@ -24,7 +46,18 @@ export function createTaskWatch({ store, pubsub }: { store: Store; pubsub: TaskP
         let version = current.version;
         let status = current.status as TaskStatus;
         while (!isTerminal(status)) {
-          const next = await Promise.race([pending, stopped]);
+          const lost = nextResync(resync);
+          const next = await Promise.race([pending, stopped, lost.promise]);
+          lost.cancel();
+          if ('resync' in next) {
+            const reread = await store.getTaskForKey(apiKeyId, taskId);
+            if (reread && reread.version > version) {
+              version = reread.version;
+              status = reread.status as TaskStatus;
+              await push(toTaskView(reread));
+            }
+            continue;
+          }
           if (next.done) return;
           const row: TaskRow = next.value;
           // Events may arrive out of order or twice (several writers, Redis); only newer versions count.

@@ -27,7 +27,7 @@ export async function startGateway(options: StartGatewayOptions = {}) {
     LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const gateway = createGateway(config, options.overrides);
+  const gateway = await createGateway(config, options.overrides);
   const url = await gateway.start();
   onTeardown(() => gateway.stop());
 

@@ -11,6 +11,7 @@ import { KEYS_USAGE, parseKeysCommand, runKeysCommand } from '../../src/cli/keys
 import { systemClock, type Clock } from '../../src/clock.js';
 import { openSqlite } from '../../src/db/connection.js';
 import { createStore } from '../../src/db/store.js';
+import { freshPostgresDatabase, postgresAvailable } from '../helpers/services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kling-gateway-keys-'));
@@ -150,11 +151,13 @@ describe('npm run keys (child process, SQLite file)', () => {
     expect(await withDatabase(({ apiKeys }) => apiKeys.list())).toEqual(before);
   });
 
-  it('refuses a PostgreSQL DATABASE_URL instead of creating a file named after it', async () => {
-    const res = await keysCli(['list'], { DATABASE_URL: 'postgres://gateway@127.0.0.1/gateway' });
-    expect(res.code).toBe(1);
-    expect(res.stderr).toContain('DATABASE_URL is a PostgreSQL URL');
-    expect(existsSync(join(root, 'postgres:'))).toBe(false);
+  it.skipIf(!postgresAvailable('keys CLI on PostgreSQL'))('manages keys in a shared PostgreSQL database', async () => {
+    const env = { DATABASE_URL: await freshPostgresDatabase() };
+    const created = await keysCli(['create', '--name', 'shared', '--credits', '40'], env);
+    expect(created.code).toBe(0);
+    const listed = await keysCli(['list'], env);
+    expect(listed.stdout).toContain('shared');
+    expect(listed.stdout).toContain('40');
   });
 
   it('reports an invalid gateway configuration and exits 1', async () => {

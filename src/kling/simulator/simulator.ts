@@ -80,6 +80,8 @@ export interface KlingSimulatorStats {
   tasksPerExternalId: Map<string, number>;
   /** Single-task queries per task_id (per the requested id when no task matched). */
   getsPerTaskId: Map<string, number>;
+  /** Per task_id, which User-Agents queried it: tells which gateway instance polled a task. */
+  getClientsPerTaskId: Map<string, Set<string>>;
   /** Every Kling code answered on the API routes, 0 included. */
   answersByCode: Map<number, number>;
   /** Error answers that came from fault injection, per code. */
@@ -129,6 +131,7 @@ function emptyStats(): KlingSimulatorStats {
     createsTimedOut: 0,
     tasksPerExternalId: new Map(),
     getsPerTaskId: new Map(),
+    getClientsPerTaskId: new Map(),
     answersByCode: new Map(),
     injectedErrors: new Map(),
     callbacks: { sent: 0, delivered: 0, failed: 0 },
@@ -279,7 +282,7 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
     }
 
     if (route.kind === 'create' && createDice !== undefined) await handleCreate(req, res, account, route.endpoint, createDice);
-    else if (route.kind === 'get') handleGet(res, account, route.endpoint, route.id);
+    else if (route.kind === 'get') handleGet(res, account, route.endpoint, route.id, req.headers['user-agent'] ?? '');
     else if (route.kind === 'list') handleList(res, account, route.endpoint, url.searchParams);
   }
 
@@ -354,9 +357,12 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
     answerSuccess(res, renderTask(task, now, linkBase(), 'create'));
   }
 
-  function handleGet(res: ServerResponse, account: string, endpoint: KlingEndpoint, id: string): void {
+  function handleGet(res: ServerResponse, account: string, endpoint: KlingEndpoint, id: string, userAgent: string): void {
     const task = store.find(account, endpoint, id);
     increment(stats.getsPerTaskId, task?.taskId ?? id);
+    const clients = stats.getClientsPerTaskId.get(task?.taskId ?? id) ?? new Set<string>();
+    clients.add(userAgent);
+    stats.getClientsPerTaskId.set(task?.taskId ?? id, clients);
     if (task === undefined) {
       answerError(res, 1203, `task ${id} does not exist`);
       return;

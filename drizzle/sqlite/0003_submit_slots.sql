@@ -1,0 +1,1 @@
+ALTER TABLE `tasks` ADD `submitting_until` integer;

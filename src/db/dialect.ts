@@ -1,0 +1,100 @@
+// What differs between the embedded store (SQLite) and scale-out (PostgreSQL), kept to the few things
+// the dialects force: how a transaction runs, how claimed rows are locked, how to close and ping.
+// Everything else (every query) is written once, in store.ts.
+import type Database from 'better-sqlite3';
+import { drizzle as drizzleSqlite } from 'drizzle-orm/better-sqlite3';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { Pool } from 'pg';
+import * as pgSchema from './schema.pg.js';
+import * as sqliteSchema from './schema.js';
+import type { SqliteDb } from './connection.js';
+
+export type Tables = Pick<typeof sqliteSchema, 'apiKeys' | 'tasks' | 'creditLedger' | 'webhookDeliveries' | 'webhookAttempts'>;
+
+export interface Dialect {
+  kind: 'sqlite' | 'postgres';
+  /**
+   * The drizzle database, typed as the SQLite flavour. PostgreSQL's builder has the same API for every
+   * query the store makes, and schema.pg.ts proves the row types equal, so one typing serves both.
+   */
+  db: SqliteDb;
+  tables: Tables;
+  /** Runs `fn` in one transaction that takes write locks up front. */
+  transaction<T>(fn: (tx: SqliteDb) => Promise<T>): Promise<T>;
+  /** Runs statements outside a transaction (on SQLite, never interleaved with one). */
+  run<T>(fn: (db: SqliteDb) => Promise<T>): Promise<T>;
+  /** Rows selected for a claim are locked so concurrent claimers skip them (FOR UPDATE SKIP LOCKED). */
+  skipLocked<Q>(query: Q): Q;
+  /** Rows selected are locked until the transaction ends (FOR UPDATE), serialising writers of one row. */
+  forUpdate<Q>(query: Q): Q;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A promise chain that lets one holder at a time through. */
+function createMutex() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const result = tail.then(fn);
+    tail = result.catch(() => undefined);
+    return result;
+  };
+}
+
+export function createSqliteDialect(sqlite: Database.Database): Dialect {
+  const db = drizzleSqlite(sqlite, { schema: sqliteSchema });
+  // One connection serves every caller. An async transaction yields between statements, so without
+  // this lock another request's statement could run inside it (and be rolled back with it).
+  const exclusive = createMutex();
+  return {
+    kind: 'sqlite',
+    db,
+    tables: sqliteSchema,
+    transaction: (fn) =>
+      exclusive(async () => {
+        // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
+        sqlite.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await fn(db);
+          sqlite.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+          throw error;
+        }
+      }),
+    run: (fn) => exclusive(() => fn(db)),
+    // SQLite has one writer at a time; the IMMEDIATE transaction already serialises claims.
+    skipLocked: (query) => query,
+    forUpdate: (query) => query,
+    ping: async () => {
+      sqlite.prepare('SELECT 1').get();
+    },
+    close: async () => {
+      if (sqlite.open) sqlite.close();
+    },
+  };
+}
+
+interface Lockable {
+  for(strength: 'update', options?: { skipLocked?: boolean }): unknown;
+}
+
+export function createPostgresDialect(pool: Pool): Dialect {
+  const db = drizzlePg(pool, { schema: pgSchema });
+  // See Dialect.db: the PostgreSQL database and tables are used through the SQLite typing.
+  const asSqlite = (value: unknown) => value as SqliteDb;
+  return {
+    kind: 'postgres',
+    db: asSqlite(db),
+    tables: pgSchema as unknown as Tables,
+    transaction: (fn) => db.transaction((tx) => fn(asSqlite(tx))),
+    run: (fn) => fn(asSqlite(db)),
+    skipLocked: (query) => (query as unknown as Lockable).for('update', { skipLocked: true }) as typeof query,
+    forUpdate: (query) => (query as unknown as Lockable).for('update') as typeof query,
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    close: () => pool.end(),
+  };
+}
