@@ -18,19 +18,25 @@ export interface TaskWatchOptions {
   resync?: EventTarget | undefined;
 }
 
-/** Resolves at the next `resync` event; `cancel` removes the listener. */
-function nextResync(target: EventTarget | undefined) {
-  let cancel: () => void = () => undefined;
-  const promise = new Promise<{ resync: true }>((resolve) => {
-    if (!target) return;
-    const listener = () => resolve({ resync: true });
-    target.addEventListener('resync', listener, { once: true });
-    cancel = () => target.removeEventListener('resync', listener);
-  });
-  return { promise, cancel };
-}
-
 export function createTaskWatch({ store, pubsub, resync }: TaskWatchOptions) {
+  // Counted, not just signalled: a resync that lands while a watch is between two waits still counts.
+  let resyncs = 0;
+  const waiting = new Set<() => void>();
+  resync?.addEventListener('resync', () => {
+    resyncs += 1;
+    for (const wake of waiting) wake();
+  });
+  /** Resolves once a resync happened after `seen`; `cancel` forgets the waiter. */
+  const resyncAfter = (seen: number) => {
+    let wake: () => void = () => undefined;
+    const promise = new Promise<{ resync: true }>((resolve) => {
+      wake = () => resolve({ resync: true });
+      if (resyncs > seen) wake();
+      else waiting.add(wake);
+    });
+    return { promise, cancel: () => waiting.delete(wake) };
+  };
+
   // A Repeater, not an async generator: a generator parked on `await` cannot be returned until its
   // next event arrives, which would keep the listener of an unsubscribed client alive indefinitely.
   return function watch(apiKeyId: string, taskId: string): AsyncIterableIterator<TaskView> {
@@ -40,16 +46,18 @@ export function createTaskWatch({ store, pubsub, resync }: TaskWatchOptions) {
       try {
         // The first next() attaches the listener; it settles with the first event after this point.
         let pending = events.next();
+        let seenResyncs = resyncs;
         const current = await store.getTaskForKey(apiKeyId, taskId);
         if (!current) throw new NotFoundError(`No task ${taskId} for this key.`);
         await push(toTaskView(current));
         let version = current.version;
         let status = current.status as TaskStatus;
         while (!isTerminal(status)) {
-          const lost = nextResync(resync);
+          const lost = resyncAfter(seenResyncs);
           const next = await Promise.race([pending, stopped, lost.promise]);
           lost.cancel();
           if ('resync' in next) {
+            seenResyncs = resyncs;
             const reread = await store.getTaskForKey(apiKeyId, taskId);
             if (reread && reread.version > version) {
               version = reread.version;

@@ -1,10 +1,20 @@
 // Starts the Kling simulator and a gateway against it, both on loopback port 0, with an in-memory
 // database unless told otherwise; everything started is stopped after the test file.
+// With TEST_SCALE_OUT=1 every gateway runs on a fresh PostgreSQL database and Redis instead, so the
+// whole integration suite also checks the scale-out mode (see .ci/run).
 import { createGateway, type GatewayOverrides } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createKlingSimulator, DEFAULT_SIMULATOR_KEY, type KlingSimulatorOptions } from '../../src/kling/simulator/simulator.js';
 import { postGraphql } from './graphql-http.js';
 import { onTeardown } from './leftovers.js';
+import { freshPostgresDatabase, REDIS_URL } from './services.js';
+
+export const SCALE_OUT = process.env['TEST_SCALE_OUT'] === '1';
+
+/** The store and pub/sub settings of this run: embedded by default, PostgreSQL + Redis when scaling out. */
+export async function storageEnv(): Promise<Record<string, string>> {
+  return SCALE_OUT ? { DATABASE_URL: await freshPostgresDatabase(), REDIS_URL } : { DATABASE_URL: ':memory:' };
+}
 
 export interface StartGatewayOptions {
   env?: Record<string, string>;
@@ -20,7 +30,7 @@ export async function startGateway(options: StartGatewayOptions = {}) {
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
-    DATABASE_URL: ':memory:',
+    ...(options.env?.['DATABASE_URL'] === undefined ? await storageEnv() : {}),
     KLING_BASE_URL: simulatorUrl,
     KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
     KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,

@@ -1,10 +1,9 @@
 // The crash promise: SIGKILL the real `npm start` entry with tasks in every state, start it again on
 // the same database, and every task still ends once, paid once, with one task at Kling per task.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
@@ -13,6 +12,7 @@ import { createStore } from '../../src/db/store.js';
 import { createKlingSimulator, DEFAULT_SIMULATOR_KEY } from '../../src/kling/simulator/simulator.js';
 import { postGraphql } from '../helpers/graphql-http.js';
 import { onTeardown } from '../helpers/leftovers.js';
+import { spawnGateway } from '../helpers/spawn-gateway.js';
 import {
   CANCEL_VIDEO_TASK,
   GENERATE_VIDEO,
@@ -23,53 +23,13 @@ import {
 } from '../helpers/operations.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT'];
 /** Longest gap the gateway itself schedules between two looks at an open task (queue recheck: 1 s). */
 const NORMAL_SCHEDULE_MS = 5_000;
 
-interface RunningGateway {
-  child: ChildProcess;
-  url: string;
-  demoKey: string | undefined;
-  exited: Promise<void>;
-  output: () => string;
-}
-
 function processGroupOf(child: ChildProcess): number {
   if (child.pid === undefined) throw new Error('the gateway process has no pid');
   return -child.pid;
-}
-
-/** Spawns the real entry point in its own process group and resolves once it prints its URL. */
-async function spawnGateway(env: Record<string, string>): Promise<RunningGateway> {
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
-    cwd: root,
-    env,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  onTeardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      process.kill(processGroupOf(child), 'SIGKILL');
-      await exited;
-    }
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const onData = () => {
-      const match = /Gateway ready at (http:\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code, signal) => reject(new Error(`gateway exited (${code ?? signal}) before it was ready:\n${out}`)));
-    child.once('error', reject);
-  });
-  return { child, url, demoKey: /Demo API key: (kgw_\S+)/.exec(out)?.[1], exited, output: () => out };
 }
 
 /** Follows one task over SSE until the subscription completes (after a terminal state). */

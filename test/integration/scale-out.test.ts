@@ -1,0 +1,158 @@
+// Three gateway processes on one PostgreSQL database and one Redis behave as one gateway.
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApiKeys } from '../../src/auth/api-keys.js';
+import { systemClock } from '../../src/clock.js';
+import { openPostgres } from '../../src/db/connection.js';
+import { createStore, type Store } from '../../src/db/store.js';
+import { createKlingSimulator, DEFAULT_SIMULATOR_KEY, type KlingSimulator } from '../../src/kling/simulator/simulator.js';
+import { postGraphql } from '../helpers/graphql-http.js';
+import { onTeardown } from '../helpers/leftovers.js';
+import { GENERATE_VIDEO, ME, TASK_UPDATED, type GenerateVideoData, type MeData, type TaskFields } from '../helpers/operations.js';
+import { freshPostgresDatabase, REDIS_URL, scaleOutServicesAvailable } from '../helpers/services.js';
+import { spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
+import { subscribeSse } from '../helpers/sse-client.js';
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT']);
+const available = scaleOutServicesAvailable('scale-out (3 gateway instances)');
+
+describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', () => {
+  let simulator: KlingSimulator;
+  let store: Store;
+  let apiKeys: ReturnType<typeof createApiKeys>;
+  let databaseUrl: string;
+  const instances = new Map<string, SpawnedGateway>();
+
+  const envFor = (name: string, simulatorUrl: string): Record<string, string> => ({
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? '',
+    PORT: '0',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    INSTANCE_ID: name,
+    KLING_BASE_URL: simulatorUrl,
+    KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
+    KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,
+    POLL_FIRST_DELAY_MS: '200',
+    POLL_MAX_INTERVAL_MS: '400',
+    POLL_REQUESTS_PER_SECOND: '500',
+    // Short leases so the test sees a dead instance's tasks move on within seconds.
+    POLL_LEASE_MS: '5000',
+    SUBMIT_LEASE_MS: '5000',
+    KEY_MAX_ACTIVE_TASKS: '10000',
+    RATE_LIMIT_POINTS: '1000000',
+    LOG_LEVEL: 'warn',
+    DEMO_KEY: 'false',
+  });
+
+  beforeAll(async () => {
+    databaseUrl = await freshPostgresDatabase();
+    simulator = createKlingSimulator({ port: 0, taskSeconds: 1 });
+    const simulatorUrl = await simulator.start();
+    onTeardown(() => simulator.stop());
+    // Started together: migrations run once under the advisory lock, whoever comes first.
+    const started = await Promise.all(['gw-a', 'gw-b', 'gw-c'].map((name) => spawnGateway(envFor(name, simulatorUrl))));
+    started.forEach((gateway, n) => instances.set(['gw-a', 'gw-b', 'gw-c'][n] ?? '', gateway));
+    const database = await openPostgres(databaseUrl);
+    onTeardown(() => database.close());
+    store = createStore(database.dialect);
+    apiKeys = createApiKeys({ store, clock: systemClock });
+  }, 60_000);
+
+  const urlOf = (name: string) => instances.get(name)?.url ?? '';
+  const generate = async (name: string, key: string, input: Record<string, unknown>) => {
+    const res = await postGraphql<GenerateVideoData>(urlOf(name), GENERATE_VIDEO, { input }, { key });
+    return res.body.data?.generateVideo;
+  };
+
+  /** Per key: Σ holds = Σ charges + Σ refunds + what is still held, and nothing was settled twice. */
+  async function expectLedgerBalanced(key: string) {
+    const keyId = (await apiKeys.authenticate(key)) ?? '';
+    const totals = await store.ledgerTotals(keyId);
+    const account = await apiKeys.account(keyId);
+    expect(totals.hold).toBe(totals.charge + totals.refund + (account?.creditsHeld ?? -1));
+    expect(account?.creditBalance).toBe(totals.grant - totals.hold + totals.refund);
+    for (const entry of await store.ledgerEntriesPerTask()) expect(entry.settles).toBeLessThanOrEqual(1);
+  }
+
+  it('delivers a task submitted on one instance to a subscriber on another', async () => {
+    const { key } = await apiKeys.create('cross', 1_000);
+    const task = (await generate('gw-b', key, { prompt: 'A heron over a misty lake' }))?.task;
+    expect(task?.status).toBe('SUBMITTED');
+    const watched = subscribeSse<{ taskUpdated: TaskFields }>(urlOf('gw-a'), TASK_UPDATED, { id: task?.id }, { key });
+    const outcome = await watched.done;
+    const statuses = outcome.results.map((r) => r.data?.taskUpdated.status);
+    expect(outcome.end).toBe('complete');
+    expect(statuses.at(-1)).toBe('SUCCEEDED');
+    expect(outcome.results.at(-1)?.data?.taskUpdated.videos).toHaveLength(1);
+  });
+
+  it('polls each of 1,000 round-robin tasks from one instance only', async () => {
+    const { key } = await apiKeys.create('many', 1_000_000);
+    const names = ['gw-a', 'gw-b', 'gw-c'];
+    const ids: string[] = [];
+    for (let batch = 0; batch < 1_000; batch += 50) {
+      const created = await Promise.all(
+        Array.from({ length: 50 }, (_, n) => generate(names[(batch + n) % 3] ?? 'gw-a', key, { prompt: `Clip ${batch + n}` })),
+      );
+      for (const result of created) ids.push(result?.task?.id ?? '');
+    }
+    expect(ids.filter((id) => id !== '')).toHaveLength(1_000);
+    await vi.waitFor(
+      async () => {
+        const open = await Promise.all(ids.map((id) => store.getTask(id)));
+        expect(open.filter((row) => !TERMINAL.has(row?.status ?? ''))).toHaveLength(0);
+      },
+      { timeout: 60_000, interval: 500 },
+    );
+    const rows = await Promise.all(ids.map((id) => store.getTask(id)));
+    const pollers = rows.map((row) => simulator.stats.getClientsPerTaskId.get(row?.klingTaskId ?? '')?.size ?? 0);
+    expect(pollers.filter((n) => n !== 1)).toEqual([]);
+    for (const id of ids) expect(simulator.stats.tasksPerExternalId.get(id)).toBe(1);
+    const usedBy = new Set(rows.flatMap((row) => [...(simulator.stats.getClientsPerTaskId.get(row?.klingTaskId ?? '') ?? [])]));
+    expect(usedBy.size).toBe(3);
+    await expectLedgerBalanced(key);
+  }, 90_000);
+
+  it('holds credits exactly once when two instances race on one key', async () => {
+    const { key } = await apiKeys.create('racer', 1_000); // ten default tasks at 100 credits
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => generate(n % 2 === 0 ? 'gw-a' : 'gw-b', key, { prompt: `Race ${n}` })),
+    );
+    const kinds = results.map((r) => r?.__typename);
+    expect(kinds.filter((k) => k === 'GenerateVideoSuccess')).toHaveLength(10);
+    expect(kinds.filter((k) => k === 'InsufficientCreditsError')).toHaveLength(40);
+    const me = await postGraphql<MeData>(urlOf('gw-c'), ME, {}, { key });
+    expect(me.body.data?.me).toMatchObject({ creditBalance: 0, creditsHeld: 1_000 });
+  });
+
+  it('finishes every task with the ledger balanced after one instance is killed mid-run', async () => {
+    const { key } = await apiKeys.create('survivor', 100_000);
+    const names = ['gw-a', 'gw-b', 'gw-c'];
+    const created = await Promise.all(
+      Array.from({ length: 60 }, (_, n) => generate(names[n % 3] ?? 'gw-a', key, { prompt: `Survivor ${n}` })),
+    );
+    const ids = created.map((r) => r?.task?.id ?? '');
+    await instances.get('gw-c')?.kill();
+    await vi.waitFor(
+      async () => {
+        const rows = await Promise.all(ids.map((id) => store.getTask(id)));
+        expect(rows.filter((row) => row?.status !== 'SUCCEEDED')).toHaveLength(0);
+      },
+      { timeout: 30_000, interval: 250 },
+    );
+    for (const id of ids) expect(simulator.stats.tasksPerExternalId.get(id)).toBe(1);
+    // The dead instance's tasks were taken over when their leases ran out.
+    const orphans = await Promise.all(ids.filter((_, n) => n % 3 === 2).map((id) => store.getTask(id)));
+    for (const row of orphans) {
+      const pollers = simulator.stats.getClientsPerTaskId.get(row?.klingTaskId ?? '') ?? new Set();
+      expect([...pollers].some((agent) => !agent.includes('gw-c'))).toBe(true);
+    }
+    await expectLedgerBalanced(key);
+  }, 45_000);
+
+  it('reports PostgreSQL and Redis in /readyz', async () => {
+    const res = await fetch(new URL('/readyz', urlOf('gw-a')));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', checks: { database: 'ok', pubsub: 'ok' } });
+  });
+});
