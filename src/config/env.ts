@@ -20,6 +20,14 @@ const bool = (fallback: boolean) =>
       .transform((v) => v === 'true' || v === '1' || v === 'yes')
       .optional(),
   ).transform((v) => v ?? fallback);
+/** Like bool, but unset stays undefined so the caller can pick a default from elsewhere. */
+const optionalBool = z.preprocess(
+  emptyAsUndefined,
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .optional(),
+);
 
 const envSchema = z
   .object({
@@ -46,18 +54,26 @@ const envSchema = z
       emptyAsUndefined,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     ),
+    LOG_PRETTY: optionalBool,
+    METRICS: bool(true),
+    METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
+    SHUTDOWN_GRACE_MS: int(10_000, 0),
     PRICES_FILE: optionalString,
     POLL_FIRST_DELAY_MS: int(2_000, 0),
     POLL_MAX_INTERVAL_MS: int(15_000, 1),
     POLL_REQUESTS_PER_SECOND: int(20, 1),
     POLL_CONCURRENCY: int(8, 1, 1024),
     POLL_LEASE_MS: int(30_000, 100),
+    VIDEO_LINK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+    VIDEO_LINK_TTL_SECONDS: int(86_400, 60),
+    VIDEO_CACHE_DIR: optionalString,
     SUBMIT_LEASE_MS: int(60_000, 100),
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
     WEBHOOK_TIMEOUT_MS: int(10_000, 1),
     WEBHOOK_MAX_AGE_SECONDS: int(86_400, 1),
     DEMO_KEY: bool(true),
+    DEMO_PAGE: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
     MAX_BODY_BYTES: int(65_536, 1_024),
     MAX_DEPTH: int(12, 1),
     MAX_COST: int(5_000, 1),
@@ -107,6 +123,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
      * Owner name in task leases. One process owns an embedded database, so a restart takes its
      * tasks back at once; on PostgreSQL each instance needs a name of its own.
      */
+    videos: {
+      /** Signs playback links; unset = random per process, so set it when several instances serve links. */
+      linkSecret: e.VIDEO_LINK_SECRET,
+      linkTtlMs: e.VIDEO_LINK_TTL_SECONDS * 1000,
+      cacheDir: e.VIDEO_CACHE_DIR,
+    },
     instanceId:
       e.INSTANCE_ID ??
       (/^postgres(ql)?:\/\//.test(e.DATABASE_URL) ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : 'embedded'),
@@ -146,7 +168,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       graphiql: e.GRAPHIQL === undefined ? !production : e.GRAPHIQL === 'true',
       introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
     },
-    log: { level: e.LOG_LEVEL },
+    log: {
+      level: e.LOG_LEVEL,
+      /** Unset: pretty when NODE_ENV is development and stdout is a terminal (main.ts decides). */
+      pretty: e.LOG_PRETTY,
+    },
+    /** Prometheus metrics on `GET /metrics`; with a token, scrapes must send it as a bearer token. */
+    metrics: { enabled: e.METRICS, token: e.METRICS_TOKEN },
+    shutdown: {
+      /** How long a shutdown waits for requests in flight before it closes the sockets that are left, ms. */
+      graceMs: e.SHUTDOWN_GRACE_MS,
+    },
     limits: {
       maxBodyBytes: e.MAX_BODY_BYTES,
       maxDepth: e.MAX_DEPTH,
@@ -166,6 +198,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keepAliveMs: e.WS_KEEP_ALIVE_MS,
     },
     demoKey: e.DEMO_KEY && !production,
+    /** Serve the demo page on `GET /`; production may turn it on, since it holds no secrets of its own. */
+    demoPage: e.DEMO_PAGE === undefined ? !production : e.DEMO_PAGE === 'true',
   };
 }
 

@@ -386,6 +386,11 @@ export function createStore(source: Dialect | SqliteDb) {
       });
     },
 
+    /** Replaces the stored video URLs (renewed upstream links); not a state change, so no version bump. */
+    async updateVideos(id: string, videos: string): Promise<void> {
+      await run((db) => db.update(tasks).set({ videos }).where(eq(tasks.id, id)));
+    },
+
     /** Open tasks past their deadline. */
     async overdueTasks(now: number, limit: number): Promise<TaskRow[]> {
       return run((db) =>
@@ -406,6 +411,24 @@ export function createStore(source: Dialect | SqliteDb) {
             .where(and(eq(tasks.apiKeyId, apiKeyId), inArray(tasks.status, [...statuses]))),
         );
         return toNumber(row?.n ?? 0);
+      });
+    },
+
+    /** Tasks per status over every key, for metrics; a status with no tasks is absent. */
+    async countTasksByStatus(): Promise<Partial<Record<TaskStatus, number>>> {
+      const rows = await run((db) => db.select({ status: tasks.status, n: sql`count(*)` }).from(tasks).groupBy(tasks.status));
+      return Object.fromEntries(rows.map((row) => [row.status, toNumber(row.n)]));
+    },
+
+    /** Credits held for open tasks and charged so far, summed over every key, for metrics. */
+    async creditTotals(): Promise<{ held: number; charged: number }> {
+      return run(async (db) => {
+        const row = first(
+          await db
+            .select({ held: sql`coalesce(sum(${apiKeys.creditsHeld}), 0)`, charged: sql`coalesce(sum(${apiKeys.creditsUsed}), 0)` })
+            .from(apiKeys),
+        );
+        return { held: toNumber(row?.held ?? 0), charged: toNumber(row?.charged ?? 0) };
       });
     },
 
@@ -506,6 +529,30 @@ export function createStore(source: Dialect | SqliteDb) {
     async webhookAttemptsOf(deliveryId: string): Promise<WebhookAttemptRow[]> {
       return run((db) =>
         db.select().from(webhookAttempts).where(eq(webhookAttempts.deliveryId, deliveryId)).orderBy(webhookAttempts.attempt),
+      );
+    },
+
+    /** The key's settled charges in [from, to), with what each task was, for usage reports. */
+    async chargesForKey(apiKeyId: string, from: number, to: number) {
+      return run((db) =>
+        db
+          .select({
+            amount: creditLedger.amount,
+            chargedAt: creditLedger.createdAt,
+            model: tasks.model,
+            durationSeconds: tasks.durationSeconds,
+            status: tasks.status,
+          })
+          .from(creditLedger)
+          .innerJoin(tasks, eq(tasks.id, creditLedger.taskId))
+          .where(
+            and(
+              eq(creditLedger.apiKeyId, apiKeyId),
+              eq(creditLedger.kind, 'charge'),
+              gte(creditLedger.createdAt, from),
+              lt(creditLedger.createdAt, to),
+            ),
+          ),
       );
     },
 

@@ -1,8 +1,20 @@
 // Account (the calling key), the `me` query, and the operator's key-management mutations.
 import { z } from 'zod';
 import type { Account } from '../auth/api-keys.js';
+import { USAGE_GROUPINGS, type UsageBucket } from '../credits/usage.js';
 import { NotFoundError } from '../errors.js';
 import { builder } from './builder.js';
+
+const UsageGroupingEnum = builder.enumType('UsageGrouping', { values: USAGE_GROUPINGS });
+
+const UsageBucketRef = builder.objectRef<UsageBucket>('UsageBucket').implement({
+  fields: (t) => ({
+    key: t.exposeString('key', { description: '`YYYY-MM-DD` (UTC) when grouped by DAY, the model when grouped by MODEL.' }),
+    tasks: t.exposeInt('tasks'),
+    secondsGenerated: t.exposeInt('secondsGenerated'),
+    creditsCharged: t.exposeInt('creditsCharged'),
+  }),
+});
 
 export const AccountRef = builder.objectRef<Account>('Account').implement({
   description: 'An API key and its credits.',
@@ -15,6 +27,16 @@ export const AccountRef = builder.objectRef<Account>('Account').implement({
     keyPrefix: t.exposeString('keyPrefix', { description: 'The first characters of the key, to tell keys apart.' }),
     createdAt: t.field({ type: 'DateTime', resolve: (a) => new Date(a.createdAt) }),
     revoked: t.boolean({ resolve: (a) => a.revokedAt !== null }),
+    usage: t.field({
+      type: [UsageBucketRef],
+      description: 'What this key was charged in [from, to), per UTC day or per model, from the ledger.',
+      args: {
+        from: t.arg({ type: 'DateTime', required: true }),
+        to: t.arg({ type: 'DateTime', required: true }),
+        groupBy: t.arg({ type: UsageGroupingEnum, required: true, defaultValue: 'DAY' }),
+      },
+      resolve: (account, args, ctx) => ctx.services.usage.report(account.id, args.from, args.to, args.groupBy),
+    }),
   }),
 });
 

@@ -1,5 +1,7 @@
 // What resolvers see. The transport half (request, socket) stays in server/; resolvers get services.
 import type { ApiKeys } from '../auth/api-keys.js';
+import type { Usage } from '../credits/usage.js';
+import type { VideoLinks } from '../videos/video-links.js';
 import type { TaskPubSub } from '../tasks/pubsub.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskWatch } from '../tasks/task-watch.js';
@@ -9,6 +11,8 @@ export interface GatewayServices {
   apiKeys: ApiKeys;
   pubsub: TaskPubSub;
   watch: TaskWatch;
+  usage: Usage;
+  videoLinks: VideoLinks;
 }
 
 export interface GatewayContext {

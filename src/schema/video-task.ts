@@ -5,6 +5,7 @@ import type { TaskPosition } from '../db/store.js';
 import type { CameraConfig } from '../tasks/input.js';
 import { FAILURE_CODES, TASK_STATUSES, type TaskFailure } from '../tasks/status.js';
 import type { TaskVideo, TaskView } from '../tasks/task-view.js';
+import { upstreamExpiry } from '../videos/video-links.js';
 import { builder } from './builder.js';
 import { AspectRatioEnum, CameraMovementEnum, VideoModeEnum, VideoModelEnum } from './models.js';
 
@@ -20,11 +21,24 @@ const TaskFailureRef = builder.objectRef<TaskFailure>('TaskFailure').implement({
   }),
 });
 
-const VideoRef = builder.objectRef<TaskVideo>('Video').implement({
+const VideoRef = builder.objectRef<TaskVideo & { taskId: string; index: number; completedAt: Date | null }>('Video').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
-    url: t.exposeString('url'),
+    url: t.exposeString('url', { description: "Kling's own URL; it expires (see expiresAt). playbackUrl does not go stale." }),
     durationSeconds: t.exposeFloat('durationSeconds'),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When `url` stops working: Kling deletes results 30 days after the task finished.',
+      resolve: (v) => {
+        const at = upstreamExpiry(v.url, v.completedAt?.getTime() ?? null);
+        return at === null ? null : new Date(at);
+      },
+    }),
+    playbackUrl: t.string({
+      description: "A signed link to this video on the gateway, usable without a key until it expires; it redirects to a fresh copy at Kling's.",
+      resolve: (v, _args, ctx) => ctx.services.videoLinks.link(v.taskId, v.index),
+    }),
   }),
 });
 
@@ -70,7 +84,10 @@ export const VideoTask = builder.objectRef<TaskView>('VideoTask').implement({
       description: 'What this key actually paid: 0 until the task succeeds, and 0 if it did not.',
     }),
     failure: t.expose('failure', { type: TaskFailureRef, nullable: true }),
-    videos: t.expose('videos', { type: [VideoRef] }),
+    videos: t.field({
+      type: [VideoRef],
+      resolve: (task) => task.videos.map((v, index) => ({ ...v, taskId: task.id, index, completedAt: task.completedAt })),
+    }),
     queuePosition: t.int({
       nullable: true,
       description: "1-based place in this key's queue while QUEUED.",
