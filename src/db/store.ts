@@ -391,6 +391,18 @@ export function createStore(source: Dialect | SqliteDb) {
       await run((db) => db.update(tasks).set({ videos }).where(eq(tasks.id, id)));
     },
 
+    /** Makes the key's waiting tasks due now, so a freed slot at Kling is taken without waiting for a recheck. */
+    async wakeQueued(apiKeyId: string, now: number): Promise<number> {
+      const woken = await run((db) =>
+        db
+          .update(tasks)
+          .set({ nextCheckAt: now })
+          .where(and(eq(tasks.apiKeyId, apiKeyId), eq(tasks.status, 'QUEUED'), gt(tasks.nextCheckAt, now)))
+          .returning({ id: tasks.id }),
+      );
+      return woken.length;
+    },
+
     /** Open tasks past their deadline. */
     async overdueTasks(now: number, limit: number): Promise<TaskRow[]> {
       return run((db) =>
@@ -432,8 +444,8 @@ export function createStore(source: Dialect | SqliteDb) {
       });
     },
 
-    /** 1-based place of a QUEUED task in its key's queue (oldest first). */
-    async queuePosition(apiKeyId: string, createdAt: number, id: string): Promise<number> {
+    /** 1-based place of a QUEUED task in its key's queue (oldest first); tasks being submitted have left it. */
+    async queuePosition(apiKeyId: string, createdAt: number, id: string, now: number): Promise<number> {
       return run(async (db) => {
         const row = first(
           await db
@@ -443,6 +455,7 @@ export function createStore(source: Dialect | SqliteDb) {
               and(
                 eq(tasks.apiKeyId, apiKeyId),
                 eq(tasks.status, 'QUEUED'),
+                or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
                 or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
               ),
             ),

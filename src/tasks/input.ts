@@ -62,7 +62,13 @@ export type CheckResult = { ok: true; value: GenerateRequest } | { ok: false; is
 // The contract counts Unicode code points, which is exactly what string iteration yields.
 // eslint-disable-next-line @typescript-eslint/no-misused-spread
 const codePoints = (s: string) => [...s].length;
+/** Code points never outnumber UTF-16 units, so the cheap length settles most strings. */
+const longerThan = (s: string, max: number) => s.length > max && codePoints(s) > max;
 const list = (values: readonly (string | number)[]) => values.join(', ');
+// An unpaired UTF-16 surrogate is no character: UTF-8 (SQLite, PostgreSQL, Kling's JSON) cannot carry it
+// unchanged, so it would be stored and sent as something other than what was validated.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const notText = (field: string) => `${field} must be valid Unicode text; it contains an unpaired surrogate.`;
 
 export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
   const issues: FieldIssue[] = [];
@@ -72,10 +78,12 @@ export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
   if (prompt.length === 0) issue(['prompt'], 'The prompt must not be empty.');
   else if (codePoints(prompt) > PROMPT_MAX_CODE_POINTS)
     issue(['prompt'], `The prompt must be at most ${PROMPT_MAX_CODE_POINTS} characters (after trimming).`);
+  else if (LONE_SURROGATE.test(prompt)) issue(['prompt'], notText('The prompt'));
 
   const negativePrompt = raw.negativePrompt?.trim() || null;
   if (negativePrompt && codePoints(negativePrompt) > PROMPT_MAX_CODE_POINTS)
     issue(['negativePrompt'], `The negative prompt must be at most ${PROMPT_MAX_CODE_POINTS} characters.`);
+  else if (negativePrompt && LONE_SURROGATE.test(negativePrompt)) issue(['negativePrompt'], notText('The negative prompt'));
 
   const model = raw.model ?? DEFAULT_MODEL;
   const caps = MODEL_CAPABILITIES[model];
@@ -104,12 +112,13 @@ export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
   const cameraControl = checkCamera(raw.cameraControl, model, mode, durationSeconds, issue);
 
   const webhookUrl = raw.webhookUrl?.trim() || null;
-  if (webhookUrl !== null && !isHttpUrl(webhookUrl))
+  if (webhookUrl !== null && (!isHttpUrl(webhookUrl) || LONE_SURROGATE.test(webhookUrl)))
     issue(['webhookUrl'], `webhookUrl must be an absolute http(s) URL of at most ${WEBHOOK_URL_MAX_LENGTH} characters.`);
 
   const idempotencyKey = raw.idempotencyKey ?? null;
-  if (idempotencyKey !== null && (idempotencyKey.length === 0 || idempotencyKey.length > IDEMPOTENCY_KEY_MAX_LENGTH))
+  if (idempotencyKey !== null && (idempotencyKey.length === 0 || longerThan(idempotencyKey, IDEMPOTENCY_KEY_MAX_LENGTH)))
     issue(['idempotencyKey'], `idempotencyKey must be 1 to ${IDEMPOTENCY_KEY_MAX_LENGTH} characters.`);
+  else if (idempotencyKey !== null && LONE_SURROGATE.test(idempotencyKey)) issue(['idempotencyKey'], notText('idempotencyKey'));
 
   if (issues.length > 0) return { ok: false, issues };
   return {
@@ -183,7 +192,7 @@ function describeDurations(durations: readonly number[]): string {
 }
 
 function isHttpUrl(value: string): boolean {
-  if (value.length > WEBHOOK_URL_MAX_LENGTH) return false;
+  if (longerThan(value, WEBHOOK_URL_MAX_LENGTH)) return false;
   try {
     const url = new URL(value);
     return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';

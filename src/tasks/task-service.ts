@@ -61,7 +61,11 @@ export function createTaskService(options: TaskServiceOptions) {
     const row = await store.transition(id, { ...change, webhook: (task) => webhookDeliveryFor(task, now) }, now);
     if (row) {
       publish(row);
-      if (row.webhookUrl !== null && isTerminal(row.status as TaskStatus)) options.onWebhookQueued?.();
+      if (isTerminal(row.status as TaskStatus)) {
+        if (row.webhookUrl !== null) options.onWebhookQueued?.();
+        // A slot at Kling may have freed: let the key's queue move now rather than at its next recheck.
+        if (row.submittedAt !== null && (await store.wakeQueued(row.apiKeyId, now)) > 0) options.onQueued?.();
+      }
     }
     return row;
   };
@@ -199,7 +203,7 @@ export function createTaskService(options: TaskServiceOptions) {
 
     async queuePosition(task: TaskView): Promise<number | null> {
       if (task.status !== 'QUEUED') return null;
-      return store.queuePosition(task.apiKeyId, task.createdAt.getTime(), task.id);
+      return store.queuePosition(task.apiKeyId, task.createdAt.getTime(), task.id, clock.now());
     },
   };
 }
