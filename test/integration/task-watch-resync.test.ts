@@ -7,6 +7,7 @@ import { openSqlite } from '../../src/db/connection.js';
 import { createStore } from '../../src/db/store.js';
 import { createTaskPubSub } from '../../src/tasks/pubsub.js';
 import { createTaskWatch } from '../../src/tasks/task-watch.js';
+import type { TaskView } from '../../src/tasks/task-view.js';
 
 describe('taskUpdated after lost events', () => {
   it('emits the stored state on resync and ends when it is terminal', async () => {
@@ -35,13 +36,14 @@ describe('taskUpdated after lost events', () => {
     const resync = new EventTarget();
     const watch = createTaskWatch({ store, pubsub: createTaskPubSub(), resync });
     const updates = watch(account.id, 'vt_resync');
-    expect((await updates.next()).value?.status).toBe('SUBMITTED');
+    const statusOf = (result: IteratorResult<TaskView>) => (result.done ? undefined : result.value.status);
+    expect(statusOf(await updates.next())).toBe('SUBMITTED');
 
     // The change is committed but its event never arrives (published while Redis was away).
     await store.transition('vt_resync', { from: ['SUBMITTED'], set: { status: 'SUCCEEDED', nextCheckAt: null }, settle: 'charge' }, Date.now());
     const next = updates.next();
     resync.dispatchEvent(new Event('resync'));
-    expect((await next).value?.status).toBe('SUCCEEDED');
+    expect(statusOf(await next)).toBe('SUCCEEDED');
     expect((await updates.next()).done).toBe(true);
     database.close();
   });
