@@ -1,4 +1,5 @@
 // A small GraphQL-over-HTTP client for tests: POSTs an operation and returns status and body.
+import { operationText, type Operation } from './document.js';
 
 export interface GraphqlResponse<TData = Record<string, unknown>> {
   status: number;
@@ -11,7 +12,7 @@ export interface GraphqlResponse<TData = Record<string, unknown>> {
 
 export async function postGraphql<TData = Record<string, unknown>>(
   url: URL | string,
-  query: string,
+  query: Operation,
   variables?: Record<string, unknown>,
   options: { key?: string | undefined; headers?: Record<string, string> } = {},
 ): Promise<GraphqlResponse<TData>> {
@@ -23,7 +24,7 @@ export async function postGraphql<TData = Record<string, unknown>>(
       ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
       ...options.headers,
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: operationText(query), variables }),
   });
   return { status: response.status, headers: response.headers, body: (await response.json()) as GraphqlResponse<TData>['body'] };
 }

@@ -1,6 +1,8 @@
-// Operations the integration tests share, written as a client would write them.
+// Operations the integration tests share, written as a client would write them. `graphql()` comes from
+// codegen (test/generated): each document is checked against schema.graphql and typed.
+import { graphql } from '../generated/gql.js';
 
-export const TASK_FIELDS = /* GraphQL */ `
+export const TASK_FIELDS = graphql(`
   fragment TaskFields on VideoTask {
     id
     status
@@ -18,9 +20,9 @@ export const TASK_FIELDS = /* GraphQL */ `
     updatedAt
     completedAt
   }
-`;
+`);
 
-export const GENERATE_VIDEO = /* GraphQL */ `
+export const GENERATE_VIDEO = graphql(`
   mutation GenerateVideo($input: GenerateVideoInput!) {
     generateVideo(input: $input) {
       __typename
@@ -31,23 +33,21 @@ export const GENERATE_VIDEO = /* GraphQL */ `
       ... on UpstreamError { retryable taskId }
     }
   }
-  ${TASK_FIELDS}
-`;
+`);
 
-export const VIDEO_TASK = /* GraphQL */ `
+export const VIDEO_TASK = graphql(`
   query VideoTask($id: ID!) {
     videoTask(id: $id) { ...TaskFields }
   }
-  ${TASK_FIELDS}
-`;
+`);
 
-export const ME = /* GraphQL */ `
+export const ME = graphql(`
   query Me {
     me { name creditBalance creditsHeld creditsUsed }
   }
-`;
+`);
 
-export const CANCEL_VIDEO_TASK = /* GraphQL */ `
+export const CANCEL_VIDEO_TASK = graphql(`
   mutation CancelVideoTask($id: ID!) {
     cancelVideoTask(id: $id) {
       __typename
@@ -55,15 +55,13 @@ export const CANCEL_VIDEO_TASK = /* GraphQL */ `
       ... on Error { code message }
     }
   }
-  ${TASK_FIELDS}
-`;
+`);
 
-export const TASK_UPDATED = /* GraphQL */ `
+export const TASK_UPDATED = graphql(`
   subscription TaskUpdated($id: ID!) {
     taskUpdated(id: $id) { ...TaskFields }
   }
-  ${TASK_FIELDS}
-`;
+`);
 
 export interface TaskFields {
   id: string;

@@ -1,5 +1,6 @@
 // GraphQL over SSE as yoga serves it (distinct connections): POST the operation with
 // `accept: text/event-stream` and read `event: next` / `event: complete` messages off the stream.
+import { operationText, type Operation } from './document.js';
 import { onTeardown } from './leftovers.js';
 import { createCollector, type CollectedSubscription } from './subscription-collector.js';
 
@@ -51,7 +52,7 @@ async function* readMessages(body: ReadableStream<Uint8Array>): AsyncGenerator<S
 
 export function subscribeSse<TData = Record<string, unknown>>(
   url: URL | string,
-  query: string,
+  operation: Operation,
   variables?: Record<string, unknown>,
   options: { key?: string | undefined } = {},
 ): SseSubscription<TData> {
@@ -70,7 +71,7 @@ export function subscribeSse<TData = Record<string, unknown>>(
         accept: 'text/event-stream',
         ...(options.key === undefined ? {} : { authorization: `Bearer ${options.key}` }),
       },
-      body: JSON.stringify(variables === undefined ? { query } : { query, variables }),
+      body: JSON.stringify(variables === undefined ? { query: operationText(operation) } : { query: operationText(operation), variables }),
       signal: controller.signal,
     });
     const contentType = answer.headers.get('content-type') ?? '';

@@ -5,6 +5,7 @@
 import { createGateway, type GatewayOverrides } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { createKlingSimulator, DEFAULT_SIMULATOR_KEY, type KlingSimulatorOptions } from '../../src/kling/simulator/simulator.js';
+import type { Operation } from './document.js';
 import { postGraphql } from './graphql-http.js';
 import { onTeardown } from './leftovers.js';
 import { freshPostgresDatabase, REDIS_URL } from './services.js';
@@ -49,7 +50,7 @@ export async function startGateway(options: StartGatewayOptions = {}) {
     async createKey(credits: number, name = 'test'): Promise<string> {
       return (await gateway.apiKeys.create(name, credits)).key;
     },
-    graphql<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, key?: string) {
+    graphql<TData = Record<string, unknown>>(query: Operation, variables?: Record<string, unknown>, key?: string) {
       return postGraphql<TData>(url, query, variables, { key });
     },
   };

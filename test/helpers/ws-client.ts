@@ -2,6 +2,7 @@
 // subscription collects its payloads, and the socket's close code is kept. Disposed after the file.
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { operationText, type Operation } from './document.js';
 import { onTeardown } from './leftovers.js';
 import { createCollector, type CollectedSubscription } from './subscription-collector.js';
 
@@ -32,7 +33,7 @@ export interface WsSubscription<TData> extends CollectedSubscription<TData> {
 export interface TestWsClient {
   client: Client;
   /** Runs any operation (subscription, query or mutation) and collects its payloads. */
-  subscribe<TData = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): WsSubscription<TData>;
+  subscribe<TData = Record<string, unknown>>(operation: Operation, variables?: Record<string, unknown>): WsSubscription<TData>;
   /** The first close of the socket, with its code. */
   readonly closed: Promise<SocketClose>;
   /** How many times the server acknowledged a connection; stays 1 while the client keeps its socket. */
@@ -89,7 +90,8 @@ export function createWsClient(url: URL | string, options: WsClientOptions = {})
       return connections;
     },
     dispose,
-    subscribe<TData>(query: string, variables?: Record<string, unknown>): WsSubscription<TData> {
+    subscribe<TData>(operation: Operation, variables?: Record<string, unknown>): WsSubscription<TData> {
+      const query = operationText(operation);
       const collector = createCollector<TData>();
       const unsubscribe = client.subscribe<TData>(variables === undefined ? { query } : { query, variables }, {
         next: (payload) => collector.push(payload),
