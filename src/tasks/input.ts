@@ -66,9 +66,10 @@ const codePoints = (s: string) => [...s].length;
 const longerThan = (s: string, max: number) => s.length > max && codePoints(s) > max;
 const list = (values: readonly (string | number)[]) => values.join(', ');
 // An unpaired UTF-16 surrogate is no character: UTF-8 (SQLite, PostgreSQL, Kling's JSON) cannot carry it
-// unchanged, so it would be stored and sent as something other than what was validated.
-const LONE_SURROGATE = /\p{Surrogate}/u;
-const notText = (field: string) => `${field} must be valid Unicode text; it contains an unpaired surrogate.`;
+// unchanged, so it would be stored and sent as something other than what was validated. NUL is refused
+// too: PostgreSQL text cannot hold it.
+const LONE_SURROGATE = /\p{Surrogate}|\u0000/u;
+const notText = (field: string) => `${field} must be valid Unicode text without NUL characters or unpaired surrogates.`;
 
 export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
   const issues: FieldIssue[] = [];

@@ -381,3 +381,15 @@ describe('fingerprintOf', () => {
     expect(fingerprintOf(acceptedValue(a))).not.toBe(fingerprintOf(acceptedValue(b)));
   });
 });
+
+describe('text that storage cannot hold as given', () => {
+  it.each([
+    ['prompt', { prompt: 'a\u0000b' }],
+    ['negativePrompt', { prompt: 'ok', negativePrompt: 'x\u0000' }],
+    ['idempotencyKey', { prompt: 'ok', idempotencyKey: 'k\u0000' }],
+  ])('rejects a NUL character in %s', (field, raw) => {
+    const result = checkGenerateInput(raw);
+    expect(result.ok).toBe(false);
+    expect(result.ok ? [] : result.issues.map((i) => i.path)).toEqual([[field]]);
+  });
+});
