@@ -210,6 +210,12 @@ export function createStore(source: Dialect | SqliteDb) {
      */
     async transition(id: string, change: Transition, now: number): Promise<TaskRow | undefined> {
       return transaction(async (tx) => {
+        if (change.settle) {
+          // Lock order key → task, as reserveSubmitSlot and insertTaskWithHold take them, so two
+          // transactions on one key never wait for each other in a circle (PostgreSQL).
+          const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)).limit(1));
+          if (owner) await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
+        }
         const updated = first(
           await tx
             .update(tasks)
