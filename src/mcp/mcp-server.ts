@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { checkGenerateInput, type GenerateRequest } from '../tasks/input.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskWatch } from '../tasks/task-watch.js';
+import type { VideoLinks } from '../videos/video-links.js';
 import { KLING_MODE } from '../tasks/kling-mapping.js';
 import {
   estimateOutputShape,
@@ -48,6 +49,8 @@ export interface McpToolServerDeps {
   logger: Logger;
   /** The per-key limiter GraphQL operations draw from; each tool call costs one point. */
   rateLimiter?: RateLimiterAbstract | undefined;
+  /** Signs the gateway's own playback links for finished videos. */
+  videoLinks?: VideoLinks | undefined;
 }
 
 const toolError = (text: string): CallToolResult => ({ content: [{ type: 'text', text }], isError: true });
@@ -83,6 +86,8 @@ function taskResult(output: TaskOutput): CallToolResult {
 export function createMcpToolServer(deps: McpToolServerDeps) {
   const { tasks, logger } = deps;
   const waitForTask = createTaskWaiter(deps);
+  const links = deps.videoLinks;
+  const playbackUrl = links ? (taskId: string, n: number) => links.link(taskId, n) : undefined;
 
   // The price of the defaults, for the descriptions; read once, since an operator may override the table.
   let defaultPrice: { request: GenerateRequest; credits: number } | undefined;
@@ -161,7 +166,7 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
           if (!checked.ok) return invalidInput(toToolIssues(checked.issues));
           const submitted = await tasks.submit(apiKeyId, checked.value);
           const timeoutSeconds = args.timeout ?? 0;
-          if (timeoutSeconds <= 0) return taskResult(toTaskOutput(submitted));
+          if (timeoutSeconds <= 0) return taskResult(toTaskOutput(submitted, { playbackUrl }));
 
           const progressToken = extra._meta?.progressToken;
           let progress = 0;
@@ -180,7 +185,7 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
                 .catch(() => undefined);
             },
           });
-          return taskResult(toTaskOutput(task, finished ? {} : { waitedSeconds: timeoutSeconds }));
+          return taskResult(toTaskOutput(task, finished ? { playbackUrl } : { waitedSeconds: timeoutSeconds, playbackUrl }));
         }),
     );
 
@@ -201,7 +206,7 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
           // Another key's task reads exactly like an unknown id.
           const task = await tasks.find(apiKeyId, task_id);
           if (!task) return toolError(`Task ${task_id} not found. Pass a task_id that kling_generate_video returned for this API key.`);
-          return taskResult(toTaskOutput(task));
+          return taskResult(toTaskOutput(task, { playbackUrl }));
         }),
     );
 

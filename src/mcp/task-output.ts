@@ -24,7 +24,14 @@ export const taskOutputShape = {
   credits: z.number().int().min(0).describe('The price of this task: held at submit, charged only if it succeeds.'),
   credits_charged: z.number().int().min(0).describe('What was actually charged: 0 until it succeeds, and 0 if it did not.'),
   videos: z
-    .array(z.object({ id: z.string(), url: z.string(), duration: z.number().describe('Seconds.') }))
+    .array(
+      z.object({
+        id: z.string(),
+        url: z.string().describe("Kling's URL; it expires 30 days after the task finished."),
+        playback_url: z.string().optional().describe('A signed link on the gateway that keeps working after Kling\'s URL expires (until its own expiry).'),
+        duration: z.number().describe('Seconds.'),
+      }),
+    )
     .describe('The generated videos, once SUCCEEDED.'),
   failure: z
     .object({
@@ -79,7 +86,10 @@ function finishedNote(task: TaskView): string {
   }
 }
 
-export function toTaskOutput(task: TaskView, options: { waitedSeconds?: number } = {}): TaskOutput {
+export function toTaskOutput(
+  task: TaskView,
+  options: { waitedSeconds?: number; playbackUrl?: ((taskId: string, n: number) => string) | undefined } = {},
+): TaskOutput {
   const finished = isTerminal(task.status);
   return {
     task_id: task.id,
@@ -93,7 +103,12 @@ export function toTaskOutput(task: TaskView, options: { waitedSeconds?: number }
     generate_audio: task.generateAudio,
     credits: task.credits,
     credits_charged: task.creditsCharged,
-    videos: task.videos.map((v) => ({ id: v.id, url: v.url, duration: v.durationSeconds })),
+    videos: task.videos.map((v, n) => ({
+      id: v.id,
+      url: v.url,
+      ...(options.playbackUrl ? { playback_url: options.playbackUrl(task.id, n) } : {}),
+      duration: v.durationSeconds,
+    })),
     failure: task.failure,
     created_at: task.createdAt.toISOString(),
     completed_at: task.completedAt?.toISOString() ?? null,

@@ -35,7 +35,7 @@ interface TaskContent {
   finished: boolean;
   credits: number;
   credits_charged: number;
-  videos: { url: string; duration: number }[];
+  videos: { url: string; playback_url?: string; duration: number }[];
   note: string;
 }
 const taskOf = (result: CallToolResult) => result.structuredContent as unknown as TaskContent;
@@ -129,6 +129,9 @@ describe('the MCP endpoint', () => {
     expect(task.task_id).toMatch(/^vt_/);
     expect(task.videos[0]?.url).toMatch(/^https?:\/\//);
     expect(textOf(result)).toContain(task.videos[0]?.url);
+    // The gateway's own signed link, which outlives Kling's URL, plays without a key.
+    const playback = await fetch(task.videos[0]?.playback_url ?? '', { redirect: 'manual' });
+    expect(playback.status).toBe(302);
     expect(await me(key)).toMatchObject({ creditBalance: 1_000 - price, creditsHeld: 0, creditsUsed: price });
   });
 
