@@ -1,9 +1,11 @@
 // graphql-ws on the HTTP server's /graphql path. Every operation goes through yoga.getEnveloped, so
 // WebSocket gets the same parse/validate caches, context, plugins and error masking as HTTP.
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
+import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { createGraphQLError } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Caller, CallerResolver } from './caller.js';
 import { isGraphQLError } from './errors.js';
@@ -42,6 +44,26 @@ export interface GatewayWsOptions {
   yoga: GatewayYoga;
   resolveCaller: CallerResolver;
   limits: WsLimits;
+}
+
+/**
+ * The errors that reject one operation, rebuilt for graphql-ws. It takes only instances of its own
+ * GraphQLError class and closes the whole socket (4500) on anything else. Where graphql is loaded
+ * twice (CJS and ESM, as under vitest), errors made in our modules are of the other class. yoga's
+ * factory uses the copy graphql-ws uses. `extensions.http` is HTTP's business and is dropped.
+ */
+function operationErrors(errors: readonly GraphQLError[]): GraphQLError[] {
+  return errors.map((error) => {
+    const { http: _http, ...extensions } = error.extensions;
+    return createGraphQLError(error.message, {
+      nodes: error.nodes ?? null,
+      source: error.source ?? null,
+      positions: error.positions ?? null,
+      path: error.path ?? null,
+      originalError: error.originalError ?? null,
+      extensions,
+    });
+  });
 }
 
 /** 1008 (policy violation): graphql-ws reserves 4429 for a repeated connection_init. */
@@ -83,8 +105,9 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: Gateway
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length >= limits.maxSubscriptionsPerConnection) {
-          return [new GraphQLError('Too many operations on this connection.', { extensions: { code: 'RATE_LIMITED' } })];
+        // graphql-ws has already reserved this operation's id in ctx.subscriptions, so it counts itself.
+        if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
+          return [createGraphQLError('Too many operations on this connection.', { extensions: { code: 'RATE_LIMITED' } })];
         }
         const caller = callers.get(ctx.extra.socket);
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -93,17 +116,19 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: Gateway
           socket: ctx.extra.socket,
           params: payload,
           caller,
+          // The socket carries many operations; each gets its own id in the request log.
+          requestId: randomUUID(),
         }) as Enveloped;
         let document: DocumentNode;
         try {
           document = parse(payload.query);
         } catch (error) {
           // A syntax error rejects this one operation; the socket stays open.
-          if (isGraphQLError(error)) return [error];
+          if (isGraphQLError(error)) return operationErrors([error]);
           throw error;
         }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return operationErrors(errors);
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName ?? null,

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { TaskEventTarget } from '../../src/tasks/pubsub.js';
+import { operationText } from '../helpers/document.js';
 import { CANCEL_VIDEO_TASK, TASK_UPDATED } from '../helpers/operations.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
@@ -67,7 +68,7 @@ async function rawSubscription(key: string, taskId: string): Promise<WebSocket> 
     socket.on('message', (raw: Buffer) => {
       const message = JSON.parse(raw.toString()) as { type: string };
       if (message.type === 'connection_ack') {
-        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: TASK_UPDATED, variables: { id: taskId } } }));
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: operationText(TASK_UPDATED), variables: { id: taskId } } }));
       } else if (message.type === 'next') resolve();
       else if (message.type === 'error' || message.type === 'complete') reject(new Error(`unexpected ${raw.toString()}`));
     });
