@@ -1,7 +1,7 @@
 // Opens the store named by DATABASE_URL (a SQLite file by default, or PostgreSQL) and brings its
 // schema up to date before anything else touches it.
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
@@ -9,12 +9,13 @@ import { migrate as migrateSqlite } from 'drizzle-orm/better-sqlite3/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { PROJECT_ROOT } from '../project-root.js';
 import { createPostgresDialect, createSqliteDialect, type Dialect } from './dialect.js';
 import type * as schema from './schema.js';
 
 const MIGRATIONS = {
-  sqlite: fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url)),
-  postgres: fileURLToPath(new URL('../../drizzle/postgres', import.meta.url)),
+  sqlite: join(PROJECT_ROOT, 'drizzle', 'sqlite'),
+  postgres: join(PROJECT_ROOT, 'drizzle', 'postgres'),
 };
 
 /** Any constant will do: it only has to be the same in every instance that migrates this database. */
