@@ -1,19 +1,27 @@
 // The composition root: builds every part from config, wires them, and owns start and stop.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { createApiKeys } from './auth/api-keys.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/env.js';
 import { createPricing, DEFAULT_PRICE_TABLE, loadPriceTable } from './credits/pricing.js';
+import { createUsage } from './credits/usage.js';
 import { openDatabase } from './db/connection.js';
 import { createStore } from './db/store.js';
 import { createKlingClient } from './kling/client.js';
 import type { KlingClient } from './kling/types.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMcpToolServer } from './mcp/mcp-server.js';
+import { createGatewayMetrics } from './metrics/gateway-metrics.js';
+import { instrumentKlingClient } from './metrics/instrument-kling-client.js';
+import { createMetricsRoute } from './metrics/metrics-route.js';
+import { createMcpRoute } from './mcp/mcp-route.js';
 import { createRedisConnections } from './redis/redis-connections.js';
 import { schema } from './schema/index.js';
 import { createCallerResolver } from './server/caller.js';
 import { createGatewayHttpServer } from './server/http.js';
+import { createOperationDrain } from './server/operation-drain.js';
 import { createGatewayYoga } from './server/yoga.js';
 import { createKlingCallbackHandler } from './tasks/kling-callback.js';
 import { createPoller } from './tasks/poller.js';
@@ -21,6 +29,8 @@ import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
 import { createRateBudget } from './tasks/rate-budget.js';
 import { createTaskService } from './tasks/task-service.js';
 import { createTaskWatch } from './tasks/task-watch.js';
+import { createVideoAccess } from './videos/video-access.js';
+import { createVideoLinks } from './videos/video-links.js';
 import { createWebhookSender, type WebhookSenderTuning } from './webhooks/webhook-sender.js';
 
 export interface GatewayOverrides {
@@ -52,7 +62,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const pricing = createPricing(
     config.credits.pricesFile ? loadPriceTable(JSON.parse(readFileSync(config.credits.pricesFile, 'utf8'))) : DEFAULT_PRICE_TABLE,
   );
-  const kling =
+  const metrics = config.metrics.enabled ? createGatewayMetrics({ store, clock }) : undefined;
+  const upstream =
     overrides.kling ??
     createKlingClient({
       baseUrl: config.kling.baseUrl,
@@ -69,6 +80,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       retry: { maxAttempts: 3, baseMs: 200, maxMs: 5_000 },
       userAgent: `kling-gateway (${config.instanceId})`,
     });
+  const kling = metrics ? instrumentKlingClient(upstream, metrics) : upstream;
   const pubsub = createTaskPubSub(overrides.eventTarget ?? redis?.eventTarget);
   const apiKeys = createApiKeys({ store, clock });
   // Late-bound: the task service tells the poller about queued tasks, and the poller uses the service.
@@ -120,31 +132,59 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     schedule: { firstDelayMs: config.poll.firstDelayMs, maxIntervalMs: config.poll.maxIntervalMs },
   });
   const watch = createTaskWatch({ store, pubsub, resync: redis?.resync });
+  // Links start with PUBLIC_URL, else with the address this instance listens on.
+  let listeningOrigin = `http://${config.http.host}:${config.http.port}`;
+  const videoLinks = createVideoLinks({
+    secret: config.videos.linkSecret ?? randomBytes(32).toString('base64url'),
+    clock,
+    baseUrl: () => config.http.publicUrl ?? listeningOrigin,
+    ttlMs: config.videos.linkTtlMs,
+  });
+  const onVideo = createVideoAccess({
+    store,
+    kling,
+    apiKeys,
+    links: videoLinks,
+    clock,
+    logger: logger.child({ component: 'videos' }),
+    cacheDir: config.videos.cacheDir,
+  });
   const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
+  const rateLimiter =
+    overrides.rateLimiter ??
+    (redis
+      ? new RateLimiterRedis({
+          storeClient: redis.client,
+          keyPrefix: 'kling-gateway:rate',
+          points: config.limits.rateLimitPoints,
+          duration: config.limits.rateLimitWindowSeconds,
+          // While Redis is unreachable each instance keeps counting on its own rather than failing requests.
+          insuranceLimiter: new RateLimiterMemory({
+            points: config.limits.rateLimitPoints,
+            duration: config.limits.rateLimitWindowSeconds,
+          }),
+        })
+      : new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds }));
+  const drain = createOperationDrain();
   const yoga = createGatewayYoga({
     schema,
-    services: { tasks, apiKeys, pubsub, watch },
+    services: { tasks, apiKeys, pubsub, watch, usage: createUsage({ store }), videoLinks },
     resolveCaller,
     logger,
     graphiql: config.graphql.graphiql,
     introspection: config.graphql.introspection,
     production: config.production,
     limits: config.limits,
-    rateLimiter:
-      overrides.rateLimiter ??
-      (redis
-        ? new RateLimiterRedis({
-            storeClient: redis.client,
-            keyPrefix: 'kling-gateway:rate',
-            points: config.limits.rateLimitPoints,
-            duration: config.limits.rateLimitWindowSeconds,
-            // While Redis is unreachable each instance keeps counting on its own rather than failing requests.
-            insuranceLimiter: new RateLimiterMemory({
-              points: config.limits.rateLimitPoints,
-              duration: config.limits.rateLimitWindowSeconds,
-            }),
-          })
-        : new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds })),
+    rateLimiter,
+    metrics,
+    drain,
+  });
+  const mcp = createMcpRoute({
+    resolveCaller,
+    // One budget per key, whichever door the calls come through.
+    createServer: createMcpToolServer({ tasks, watch, clock, rateLimiter, videoLinks, logger: logger.child({ component: 'mcp' }) }),
+    logger,
+    maxBodyBytes: config.limits.maxBodyBytes,
   });
   const http = createGatewayHttpServer({
     yoga,
@@ -154,6 +194,14 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     maxBodyBytes: config.limits.maxBodyBytes,
     ws: config.ws,
     onKlingCallback,
+    demoPage: config.demoPage,
+    onVideo,
+    onMcp: mcp,
+    onMetrics: metrics
+      ? createMetricsRoute({ registry: metrics.registry, token: config.metrics.token, logger: logger.child({ component: 'metrics' }) })
+      : undefined,
+    drain,
+    shutdownGraceMs: config.shutdown.graceMs,
     readiness: [
       { name: 'database', check: () => database.dialect.ping() },
       ...(redis ? [{ name: 'pubsub', check: () => redis.ping() }] : []),
@@ -174,6 +222,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     /** Starts listening, polling and sending webhooks; resolves with the GraphQL endpoint URL. */
     async start() {
       const url = await http.listen();
+      listeningOrigin = url.origin;
       poller.start();
       webhooks.start();
       return url;
@@ -181,13 +230,16 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     get url() {
       return http.url;
     },
-    /** Stops producing updates before closing the sockets that carry them; idempotent. */
+    /**
+     * Shuts down without losing work; idempotent. First the door: no new connections, requests or
+     * operations, while those in flight finish within the grace period. Then the background loops,
+     * whose database writes complete and whose cut-short upstream calls are picked up again on the next
+     * start (leases, the webhook outbox). The connections they all share close last.
+     */
     stop(): Promise<void> {
       stopping ??= (async () => {
-        await poller.stop();
         await http.close();
-        // Deliveries cut short stay pending in the outbox; the next start sends them.
-        await webhooks.stop();
+        await Promise.all([poller.stop(), webhooks.stop()]);
         if (!overrides.kling) await kling.close();
         await redis?.close();
         await database.close();

@@ -13,8 +13,26 @@ export const REDACTED_PATHS = [
   'key',
 ];
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({ name: options.name ?? 'kling-gateway', level: options.level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+export interface LoggerOptions {
+  level: string;
+  name?: string;
+  /**
+   * Human-readable lines through pino-pretty, for a developer's terminal. pino-pretty is loaded only
+   * when this is on, so production (JSON lines) never touches it.
+   * @default false
+   */
+  pretty?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    name: options.name ?? 'kling-gateway',
+    level: options.level,
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    ...(options.pretty
+      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } }
+      : {}),
+  });
 }
 
 export type { Logger };

@@ -17,7 +17,9 @@ async function main() {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.log.level });
+  // JSON lines unless a developer is watching: pretty on a terminal in development, or when asked.
+  const pretty = config.log.pretty ?? (config.env === 'development' && process.stdout.isTTY);
+  const logger = createLogger({ level: config.log.level, pretty });
 
   // The one switch: without Kling keys the gateway talks to a simulator of its own on a free loopback port.
   let simulator: ReturnType<typeof createKlingSimulator> | undefined;
@@ -39,17 +41,30 @@ async function main() {
 
   let stopping = false;
   const shutdown = (signal: string) => {
+    // A terminal's Ctrl-C can reach this process twice (directly and relayed by tsx); one shutdown is enough.
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal, graceMs: config.shutdown.graceMs }, 'shutting down');
+    // The grace period bounds the HTTP side; this bounds everything, should a dependency hang.
+    const watchdog = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, config.shutdown.graceMs + 10_000);
+    watchdog.unref();
     void (async () => {
-      await gateway.stop();
-      await simulator?.stop();
+      try {
+        await gateway.stop();
+        await simulator?.stop();
+      } catch (error) {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      }
+      logger.info('stopped');
       process.exit(0);
     })();
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 main().catch((error: unknown) => {

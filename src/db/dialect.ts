@@ -27,6 +27,11 @@ export interface Dialect {
   skipLocked<Q>(query: Q): Q;
   /** Rows selected are locked until the transaction ends (FOR UPDATE), serialising writers of one row. */
   forUpdate<Q>(query: Q): Q;
+  /**
+   * Builds a query once and runs it many times with placeholder values: no SQL is rebuilt and no
+   * statement re-prepared per call. `name` names the server-side statement on PostgreSQL.
+   */
+  prepare<Row>(name: string, query: { prepare(name?: string): unknown }): (params: Record<string, unknown>) => Promise<Row[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,6 +72,10 @@ export function createSqliteDialect(sqlite: Database.Database): Dialect {
     // SQLite has one writer at a time; the IMMEDIATE transaction already serialises claims.
     skipLocked: (query) => query,
     forUpdate: (query) => query,
+    prepare: <Row>(_name: string, query: { prepare(name?: string): unknown }) => {
+      const statement = query.prepare() as { all(params: Record<string, unknown>): Row[] };
+      return (params: Record<string, unknown>) => exclusive(async () => statement.all(params));
+    },
     ping: async () => {
       sqlite.prepare('SELECT 1').get();
     },
@@ -92,6 +101,10 @@ export function createPostgresDialect(pool: Pool): Dialect {
     run: (fn) => fn(asSqlite(db)),
     skipLocked: (query) => (query as unknown as Lockable).for('update', { skipLocked: true }) as typeof query,
     forUpdate: (query) => (query as unknown as Lockable).for('update') as typeof query,
+    prepare: <Row>(name: string, query: { prepare(name?: string): unknown }) => {
+      const statement = query.prepare(name) as { execute(params: Record<string, unknown>): Promise<Row[]> };
+      return (params: Record<string, unknown>) => statement.execute(params);
+    },
     ping: async () => {
       await pool.query('SELECT 1');
     },

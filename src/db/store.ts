@@ -93,6 +93,28 @@ export function createStore(source: Dialect | SqliteDb) {
   const transaction = <T>(fn: (tx: SqliteDb) => Promise<T>) => dialect.transaction(fn);
   const run = <T>(fn: (db: SqliteDb) => Promise<T>) => dialect.run(fn);
 
+  // The reads behind every authenticated request and every task lookup, built once.
+  const byHash = dialect.prepare<ApiKeyRow>(
+    'api_key_by_hash',
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))).limit(1),
+  );
+  const keyById = dialect.prepare<ApiKeyRow>(
+    'api_key_by_id',
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).limit(1),
+  );
+  const taskById = dialect.prepare<TaskRow>(
+    'task_by_id',
+    dialect.db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).limit(1),
+  );
+  const taskByKey = dialect.prepare<TaskRow>(
+    'task_by_key',
+    dialect.db
+      .select()
+      .from(tasks)
+      .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.apiKeyId, sql.placeholder('key'))))
+      .limit(1),
+  );
+
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
     tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now });
 
@@ -108,11 +130,11 @@ export function createStore(source: Dialect | SqliteDb) {
     },
 
     async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
-      return run(async (db) => first(await db.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash)).limit(1)));
+      return first(await byHash({ hash: keyHash }));
     },
 
     async getApiKey(id: string): Promise<ApiKeyRow | undefined> {
-      return run(async (db) => first(await db.select().from(apiKeys).where(eq(apiKeys.id, id)).limit(1)));
+      return first(await keyById({ id }));
     },
 
     async findApiKey(idOrName: string): Promise<ApiKeyRow | undefined> {
@@ -248,19 +270,11 @@ export function createStore(source: Dialect | SqliteDb) {
     },
 
     async getTask(id: string): Promise<TaskRow | undefined> {
-      return run(async (db) => first(await db.select().from(tasks).where(eq(tasks.id, id)).limit(1)));
+      return first(await taskById({ id }));
     },
 
     async getTaskForKey(apiKeyId: string, id: string): Promise<TaskRow | undefined> {
-      return run(async (db) =>
-        first(
-          await db
-            .select()
-            .from(tasks)
-            .where(and(eq(tasks.id, id), eq(tasks.apiKeyId, apiKeyId)))
-            .limit(1),
-        ),
-      );
+      return first(await taskByKey({ id, key: apiKeyId }));
     },
 
     async listTasksForKey(apiKeyId: string, page: TaskPage): Promise<TaskRow[]> {

@@ -1,8 +1,12 @@
-// node:http with /healthz, /readyz, yoga on /graphql (HTTP, SSE, GraphiQL) and graphql-ws beside it.
+// node:http with the demo page on /, /healthz, /readyz, yoga on /graphql (HTTP, SSE, GraphiQL), graphql-ws beside it, and MCP on /mcp.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
+import { DEMO_ASSETS, type DemoAsset } from '../web/demo-page.js';
 import type { CallerResolver } from './caller.js';
+import type { OperationDrain } from './operation-drain.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 import { attachGraphqlWs, type WsLimits } from './ws.js';
 import type { GatewayYoga } from './yoga.js';
 
@@ -23,14 +27,68 @@ export interface GatewayHttpOptions {
   ws: WsLimits;
   /** Receives Kling's callbacks on `POST /kling/callback/<taskId>/<token>`. */
   onKlingCallback?: KlingCallbackHandler | undefined;
+  /** Serves `GET /videos/<taskId>/<n>`: durable links to a task's videos. */
+  onVideo?: ((req: IncomingMessage, res: ServerResponse, taskId: string, n: number) => Promise<void>) | undefined;
+  /** Serves MCP (Streamable HTTP) on `/mcp`; it authenticates and answers the request itself. */
+  onMcp?: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   /** @default 2_000 */
   readinessTimeoutMs?: number;
+  /** Serves Prometheus metrics on `GET /metrics`; absent when METRICS is off. */
+  onMetrics?: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  /** Lets close() refuse new operations, end SSE subscriptions and wait for running operations. */
+  drain?: OperationDrain | undefined;
+  /**
+   * How long close() waits for requests and operations in flight before it destroys the sockets left.
+   * @default 10_000 // 10 seconds
+   */
+  shutdownGraceMs?: number;
+  /** Serves the demo page on `GET /` and its script and stylesheet under `/demo/`. */
+  demoPage?: boolean;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/**
+ * The demo page runs only its own script and stylesheet, talks only to this origin and writes no HTML
+ * from strings (Trusted Types enforce that in Chromium). media-src is the one wide directive: the
+ * video URLs point at Kling's CDN (https, hosts not fixed) or at the simulator (http on a loopback
+ * port chosen at start-up), so it allows the http: and https: schemes rather than a host list. That
+ * is narrower than `*` only in naming the schemes, and media cannot run script.
+ */
+const DEMO_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "media-src 'self' http: https:",
+  "base-uri 'none'",
+  // The forms are handled by script; without it they must not send the pasted key anywhere.
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "require-trusted-types-for 'script'",
+].join('; ');
+
+function sendDemoAsset(req: IncomingMessage, res: ServerResponse, asset: DemoAsset) {
+  const headers = {
+    'content-type': asset.contentType,
+    'cache-control': 'no-cache',
+    etag: asset.etag,
+    'content-security-policy': DEMO_CONTENT_SECURITY_POLICY,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+  if (req.headers['if-none-match'] === asset.etag) {
+    res.writeHead(304, headers);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-length': asset.body.length });
+  res.end(req.method === 'HEAD' ? undefined : asset.body);
 }
 
 /** Kling's task objects are small; anything bigger is not a callback. */
@@ -86,8 +144,21 @@ function bodyWithinLimit(req: IncomingMessage, res: ServerResponse, maxBytes: nu
   return false;
 }
 
+/** Waits for `work`, but no later than `deadline` (a performance.now() time). */
+async function beforeDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+  });
+  try {
+    await Promise.race([work, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function createGatewayHttpServer(options: GatewayHttpOptions) {
-  const { yoga, readiness, readinessTimeoutMs = 2_000 } = options;
+  const { yoga, readiness, readinessTimeoutMs = 2_000, shutdownGraceMs = 10_000 } = options;
 
   const ready = async () => {
     const results = await Promise.all(
@@ -111,14 +182,46 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     return { ok: results.every(([, state]) => state === 'ok'), checks: Object.fromEntries(results) };
   };
 
+  let draining = false;
+  let inFlight = 0;
+  const idleWaiters = new Set<() => void>();
+  const requestsSettled = () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.add(resolve)));
+  const track = (res: ServerResponse) => {
+    inFlight += 1;
+    res.once('close', () => {
+      inFlight -= 1;
+      if (inFlight > 0) return;
+      for (const wake of idleWaiters) wake();
+      idleWaiters.clear();
+    });
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdFrom(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     const path = req.url?.split('?')[0];
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       sendJson(res, 200, { status: 'ok' });
       return;
     }
+    if (draining) {
+      // A request on a connection kept alive from before; /readyz lands here too and tells balancers to move on.
+      res.setHeader('connection', 'close');
+      sendJson(res, 503, { status: 'shutting down', errors: [{ message: 'The gateway is shutting down.', extensions: { code: 'SHUTTING_DOWN' } }] });
+      return;
+    }
+    track(res);
+    if (path === '/metrics' && options.onMetrics) {
+      void options.onMetrics(req, res);
+      return;
+    }
     if (path === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
       void ready().then(({ ok, checks }) => sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'unavailable', checks }));
+      return;
+    }
+    const demoAsset = options.demoPage && (req.method === 'GET' || req.method === 'HEAD') ? DEMO_ASSETS.get(path ?? '') : undefined;
+    if (demoAsset) {
+      sendDemoAsset(req, res, demoAsset);
       return;
     }
     if (!bodyWithinLimit(req, res, options.maxBodyBytes)) return;
@@ -131,8 +234,17 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
       void receiveKlingCallback(req, res, options.onKlingCallback, callback[1] ?? '', callback[2] ?? '');
       return;
     }
+    const video = /^\/videos\/([\w-]+)\/(\d{1,3})$/.exec(path ?? '');
+    if (video && options.onVideo && (req.method === 'GET' || req.method === 'HEAD')) {
+      void options.onVideo(req, res, video[1] ?? '', Number(video[2]));
+      return;
+    }
+    if (path === '/mcp' && options.onMcp) {
+      void options.onMcp(req, res);
+      return;
+    }
     // The adapter writes the response itself, streaming SSE, and passes { req, res } as server context.
-    void yoga(req, res);
+    void yoga(req, res, { requestId });
   };
 
   const server = createServer(handle);
@@ -143,6 +255,7 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
   });
   const ws = attachGraphqlWs({ server, yoga, resolveCaller: options.resolveCaller, limits: options.ws });
   let url: URL | undefined;
+  let closing: Promise<void> | undefined;
 
   return {
     server,
@@ -162,14 +275,27 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     get url() {
       return url;
     },
-    async close() {
-      if (!server.listening) return;
-      await ws.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Keep-alive and SSE connections would hold close() open indefinitely.
-      server.closeIdleConnections();
-      for (const socket of sockets) socket.destroy();
-      await closed;
+    /**
+     * Stops accepting connections, answers new requests 503 and refuses new operations, ends SSE
+     * subscriptions, gives requests and operations in flight until the grace period ends, then closes
+     * the WebSockets (1001, going away) and destroys whatever sockets are left; idempotent.
+     */
+    close(): Promise<void> {
+      closing ??= (async () => {
+        if (!server.listening) return;
+        const deadline = performance.now() + shutdownGraceMs;
+        draining = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        options.drain?.begin();
+        await beforeDeadline(Promise.all([requestsSettled(), options.drain?.settled()]), deadline);
+        // After the operations in flight, so a mutation sent over a WebSocket still gets its answer.
+        await beforeDeadline(ws.close(), deadline);
+        // Keep-alive sockets idle since their last answer, and anything still open at the deadline.
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
     },
   };
 }

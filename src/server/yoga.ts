@@ -8,9 +8,13 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/env.js';
 import type { Logger } from 'pino';
 import type { GatewayContext, GatewayServices } from '../schema/context.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Caller, CallerResolver } from './caller.js';
+import type { OperationDrain } from './operation-drain.js';
+import { useBadRequestParams } from './use-bad-request-params.js';
 import { createMaskError } from './errors.js';
 import { useOperationLimits } from './use-operation-limits.js';
+import { useOperationTelemetry } from './use-operation-telemetry.js';
 import { useRateLimit } from './use-rate-limit.js';
 import { useRequireCaller } from './use-require-caller.js';
 
@@ -23,6 +27,8 @@ export interface ServerContext {
   res?: ServerResponse;
   /** Set by the WebSocket server, which authenticated the connection once in onConnect. */
   caller?: Caller;
+  /** One per HTTP request or WebSocket operation; in the request log line and the `x-request-id` header. */
+  requestId?: string;
 }
 
 export interface GatewayYogaOptions {
@@ -35,6 +41,10 @@ export interface GatewayYogaOptions {
   production: boolean;
   limits: Config['limits'];
   rateLimiter: RateLimiterAbstract;
+  /** Counts operations and open subscriptions; absent when METRICS is off. */
+  metrics?: GatewayMetrics | undefined;
+  /** Lets shutdown refuse new operations, wait for running ones and end SSE streams. */
+  drain?: OperationDrain | undefined;
 }
 
 export function createGatewayYoga(options: GatewayYogaOptions) {
@@ -78,8 +88,12 @@ query Me {
       };
     },
     plugins: [
+      // First, so its after-hooks also log operations that a later plugin refuses.
+      useOperationTelemetry({ logger, metrics: options.metrics }),
+      ...(options.drain ? [options.drain.plugin] : []),
       // Browsers cannot send this header (or a JSON content type) cross-site without a CORS preflight.
       useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      useBadRequestParams(),
       useOperationLimits(options.limits, options.production),
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useRequireCaller(),

@@ -1,0 +1,156 @@
+// Prometheus metrics of one gateway, in a registry of its own so several gateways in one process (tests)
+// never share series. Gauges that mirror the database are read from it on each scrape.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { Store } from '../db/store.js';
+import { TASK_STATUSES } from '../tasks/status.js';
+
+export const METRIC_PREFIX = 'kling_gateway_';
+
+/** How a subscription reaches its client. */
+export type SubscriptionTransport = 'ws' | 'sse';
+
+export interface FinishedOperation {
+  /** The operation's name as the client sent it; null for an anonymous operation. */
+  name: string | null;
+  /** `query`, `mutation`, `subscription`, or `unknown` when the document did not parse. */
+  type: string;
+  /** `ok`, or the first error code of the result. */
+  outcome: string;
+  /** Left out for subscriptions: how long a stream stayed open says nothing about latency. */
+  durationMs?: number | undefined;
+}
+
+export interface GatewayMetricsOptions {
+  store: Store;
+  clock: Clock;
+  /**
+   * Also collect prom-client's default process metrics (CPU, memory, event loop lag, GC).
+   * @default true
+   */
+  processMetrics?: boolean;
+  /**
+   * Distinct operation names kept as label values. Clients choose the names, so past this many the
+   * rest count as `other` instead of growing the series without bound.
+   * @default 200
+   */
+  maxOperationNames?: number;
+}
+
+/** One database read shared by every gauge that asks for it during the same scrape. */
+function perScrape<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= load().finally(() => {
+      pending = undefined;
+    }));
+}
+
+export function createGatewayMetrics(options: GatewayMetricsOptions) {
+  const { store, clock, processMetrics = true, maxOperationNames = 200 } = options;
+  const registry = new Registry();
+  // Unprefixed, as dashboards for Node processes expect (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …).
+  if (processMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const operations = new Counter({
+    name: `${METRIC_PREFIX}graphql_operations_total`,
+    help: 'GraphQL operations by name, type and outcome (ok or the first error code).',
+    labelNames: ['operation_name', 'operation_type', 'outcome'] as const,
+    registers,
+  });
+  const operationDuration = new Histogram({
+    name: `${METRIC_PREFIX}graphql_operation_duration_seconds`,
+    help: 'Time from parsing a query or mutation to its result.',
+    labelNames: ['operation_name', 'operation_type'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const subscriptions = new Gauge({
+    name: `${METRIC_PREFIX}graphql_subscriptions_open`,
+    help: 'Subscriptions currently streaming, by transport.',
+    labelNames: ['transport'] as const,
+    registers,
+  });
+  const upstreamCalls = new Counter({
+    name: `${METRIC_PREFIX}upstream_requests_total`,
+    help: 'Calls to the Kling API by client operation and outcome (ok, not_found, aborted or the error kind); retries inside one call count once.',
+    labelNames: ['operation', 'outcome'] as const,
+    registers,
+  });
+  const upstreamDuration = new Histogram({
+    name: `${METRIC_PREFIX}upstream_request_duration_seconds`,
+    help: 'Duration of calls to the Kling API, retries included.',
+    labelNames: ['operation'] as const,
+    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  for (const transport of ['ws', 'sse'] as const) subscriptions.set({ transport }, 0);
+
+  const creditTotals = perScrape(() => store.creditTotals());
+  new Gauge({
+    name: `${METRIC_PREFIX}tasks`,
+    help: 'Tasks in the database by status.',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      const counts = await store.countTasksByStatus();
+      for (const status of TASK_STATUSES) this.set({ status }, counts[status] ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}poller_lag_seconds`,
+    help: 'How long the most overdue open task has been waiting for its next check (0 when none is overdue).',
+    registers,
+    async collect() {
+      const due = await store.nextDueAt();
+      this.set(due === null ? 0 : Math.max(0, clock.now() - due) / 1000);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}credits_held`,
+    help: 'Credits currently held for open tasks, over all keys.',
+    registers,
+    async collect() {
+      this.set((await creditTotals()).held);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}credits_charged`,
+    help: 'Credits charged for finished tasks since the database was created, over all keys.',
+    registers,
+    async collect() {
+      this.set((await creditTotals()).charged);
+    },
+  });
+
+  const knownNames = new Set<string>();
+  const nameLabel = (name: string | null) => {
+    if (name === null) return 'anonymous';
+    if (knownNames.has(name)) return name;
+    if (knownNames.size >= maxOperationNames) return 'other';
+    knownNames.add(name);
+    return name;
+  };
+
+  return {
+    registry,
+    operationFinished({ name, type, outcome, durationMs }: FinishedOperation) {
+      const labels = { operation_name: nameLabel(name), operation_type: type };
+      operations.inc({ ...labels, outcome });
+      if (durationMs !== undefined) operationDuration.observe(labels, durationMs / 1000);
+    },
+    subscriptionOpened(transport: SubscriptionTransport) {
+      subscriptions.inc({ transport });
+    },
+    subscriptionClosed(transport: SubscriptionTransport) {
+      subscriptions.dec({ transport });
+    },
+    upstreamCallFinished(operation: string, outcome: string, durationMs: number) {
+      upstreamCalls.inc({ operation, outcome });
+      upstreamDuration.observe({ operation }, durationMs / 1000);
+    },
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

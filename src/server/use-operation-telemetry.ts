@@ -1,0 +1,185 @@
+// One request log line and one count per GraphQL operation, over HTTP, SSE and WebSocket alike: every
+// transport goes through yoga's envelop, so this plugin sees parse, validate, execute and subscribe.
+// Listed first among the plugins, so its after-hooks also see operations that a later plugin stopped.
+import { performance } from 'node:perf_hooks';
+import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { isGatewayError } from '../errors.js';
+import type { GatewayMetrics, SubscriptionTransport } from '../metrics/gateway-metrics.js';
+import { isGraphQLError } from './errors.js';
+
+/** The parts of yoga's context (server half and resolver half) that the log line reads. */
+interface TelemetryContext {
+  requestId?: string | undefined;
+  /** Set by the WebSocket server only. */
+  socket?: unknown;
+  caller?: { apiKeyId: string | null; isAdmin: boolean } | undefined;
+  apiKeyId?: string | null;
+  isAdmin?: boolean;
+  rateLimited?: { retryAfterSeconds: number } | null;
+  params?: { operationName?: string | null | undefined } | undefined;
+}
+
+export type Transport = 'http' | SubscriptionTransport;
+
+export interface OperationTelemetryOptions {
+  logger: Logger;
+  /** Absent when METRICS is off. */
+  metrics?: GatewayMetrics | undefined;
+}
+
+interface OperationRecord {
+  startedAt: number;
+  name: string | null;
+  type: string;
+  codes: Set<string>;
+  finished: boolean;
+}
+
+export function isWebSocketContext(context: object): boolean {
+  return (context as TelemetryContext).socket !== undefined;
+}
+
+/** The code a client sees for this error: ours, graphql's or yoga's, else the masked one. */
+function errorCode(error: unknown): string {
+  for (let current: unknown = error; current !== undefined; current = isGraphQLError(current) ? current.originalError : undefined) {
+    if (isGatewayError(current)) return current.code;
+    const code = isGraphQLError(current) ? current.extensions['code'] : undefined;
+    if (typeof code === 'string') return code;
+  }
+  // A GraphQL error of graphql's own making (e.g. a variable that does not coerce) passes unmasked.
+  return isGraphQLError(error) && !error.originalError ? 'GRAPHQL_ERROR' : 'INTERNAL_SERVER_ERROR';
+}
+
+const codesOf = (result: ExecutionResult) => (result.errors ?? []).map(errorCode);
+
+export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOptions): Plugin<TelemetryContext> {
+  const records = new WeakMap<object, OperationRecord>();
+
+  const start = (context: TelemetryContext): OperationRecord => {
+    const record: OperationRecord = {
+      startedAt: performance.now(),
+      name: context.params?.operationName ?? null,
+      type: 'unknown',
+      codes: new Set(),
+      finished: false,
+    };
+    records.set(context, record);
+    return record;
+  };
+  /** Operations always parse first; the fallback covers an executor called with a document of its own. */
+  const recordOf = (context: TelemetryContext) => records.get(context) ?? start(context);
+
+  const describe = (record: OperationRecord, document: DocumentNode, operationName: string | null | undefined) => {
+    const operation = getOperationAST(document, operationName);
+    record.name = operation?.name?.value ?? operationName ?? null;
+    record.type = operation?.operation ?? 'unknown';
+  };
+
+  const finish = (context: TelemetryContext, record: OperationRecord, stream = false) => {
+    if (record.finished) return;
+    record.finished = true;
+    const durationMs = Math.round((performance.now() - record.startedAt) * 10) / 10;
+    const codes = [...record.codes];
+    const outcome = codes[0] ?? 'ok';
+    const transport: Transport = isWebSocketContext(context) ? 'ws' : record.type === 'subscription' ? 'sse' : 'http';
+    logger.info(
+      {
+        requestId: context.requestId,
+        transport,
+        keyId: context.apiKeyId ?? context.caller?.apiKeyId ?? null,
+        ...((context.isAdmin ?? context.caller?.isAdmin) ? { admin: true } : {}),
+        operationName: record.name,
+        operationType: record.type,
+        durationMs,
+        outcome: codes.length === 0 ? 'ok' : 'error',
+        ...(codes.length === 0 ? {} : { errorCodes: codes }),
+      },
+      'graphql operation',
+    );
+    metrics?.operationFinished({ name: record.name, type: record.type, outcome, durationMs: stream ? undefined : durationMs });
+  };
+
+  return {
+    // A request yoga refuses before it becomes an operation (CSRF check, a body that is not GraphQL
+    // parameters) still gets its line; over HTTP the server context is the operation's context.
+    // 404 is a path that is not the GraphQL endpoint at all.
+    onResponse({ serverContext, response }) {
+      const context = serverContext as TelemetryContext;
+      if (response.status < 400 || response.status === 404 || records.has(context)) return;
+      const record = start(context);
+      record.codes.add(`HTTP_${response.status}`);
+      finish(context, record);
+    },
+    onParse({ context }) {
+      const record = start(context);
+      return ({ result }) => {
+        if (result instanceof Error) {
+          const code = isGraphQLError(result) ? result.extensions['code'] : undefined;
+          record.codes.add(typeof code === 'string' ? code : 'GRAPHQL_PARSE_FAILED');
+          finish(context, record);
+        } else if (result) {
+          describe(record, result as DocumentNode, context.params.operationName);
+        }
+      };
+    },
+    onValidate({ context }) {
+      return ({ valid, result }) => {
+        if (valid) return;
+        const record = recordOf(context);
+        for (const error of result as readonly GraphQLError[]) {
+          const code = error.extensions['code'];
+          record.codes.add(typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED');
+        }
+        finish(context, record);
+      };
+    },
+    onExecute({ args }) {
+      const context = args.contextValue;
+      const record = recordOf(context);
+      describe(record, args.document as DocumentNode, args.operationName as string | null | undefined);
+      return {
+        onExecuteDone({ result }) {
+          if (!isAsyncIterable(result)) for (const code of codesOf(result)) record.codes.add(code);
+          // A mutation over its rate limit answers RateLimitedError as data; the log still says so.
+          if (context.rateLimited) record.codes.add('RATE_LIMITED');
+          finish(context, record);
+        },
+      };
+    },
+    onSubscribe({ args }) {
+      const context = args.contextValue;
+      const record = recordOf(context);
+      describe(record, args.document as DocumentNode, args.operationName as string | null | undefined);
+      let open: SubscriptionTransport | undefined;
+      // envelop's onEnd misses a stream that throws (nobody returns it then), so an error ends it too.
+      const end = () => {
+        if (open) metrics?.subscriptionClosed(open);
+        open = undefined;
+        finish(context, record, true);
+      };
+      return {
+        onSubscribeResult({ result }) {
+          if (!isAsyncIterable(result)) {
+            for (const code of codesOf(result)) record.codes.add(code);
+            finish(context, record);
+            return undefined;
+          }
+          open = isWebSocketContext(context) ? 'ws' : 'sse';
+          metrics?.subscriptionOpened(open);
+          return {
+            onNext({ result: payload }) {
+              for (const code of codesOf(payload)) record.codes.add(code);
+            },
+            onEnd: end,
+          };
+        },
+        onSubscribeError({ error }) {
+          record.codes.add(errorCode(error));
+          end();
+        },
+      };
+    },
+  };
+}
