@@ -68,6 +68,7 @@ const list = (values: readonly (string | number)[]) => values.join(', ');
 // An unpaired UTF-16 surrogate is no character: UTF-8 (SQLite, PostgreSQL, Kling's JSON) cannot carry it
 // unchanged, so it would be stored and sent as something other than what was validated. NUL is refused
 // too: PostgreSQL text cannot hold it.
+// eslint-disable-next-line no-control-regex -- matching NUL is the point
 const LONE_SURROGATE = /\p{Surrogate}|\u0000/u;
 const notText = (field: string) => `${field} must be valid Unicode text without NUL characters or unpaired surrogates.`;
 
