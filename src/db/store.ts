@@ -373,29 +373,31 @@ export function createStore(source: Dialect | SqliteDb) {
     async reserveSubmitSlot(task: Pick<TaskRow, 'id' | 'apiKeyId' | 'createdAt'>, maxActive: number, now: number, until: number): Promise<boolean> {
       return transaction(async (tx) => {
         await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, task.apiKeyId)));
+        // Counting stops at maxActive rows: the answer only has to say whether a slot is left, and a key
+        // with thousands of tasks must not make every submit scan them all.
+        const countUpTo = async (where: SQL | undefined) => {
+          const bounded = tx.select({ one: sql`1`.as('one') }).from(tasks).where(where).limit(maxActive).as('bounded');
+          const [row] = await tx.select({ n: sql`count(*)` }).from(bounded);
+          return toNumber(row?.n ?? 0);
+        };
         const reservedElsewhere = and(eq(tasks.status, 'QUEUED'), gt(tasks.submittingUntil, now));
-        const [active] = await tx
-          .select({ n: sql`count(*)` })
-          .from(tasks)
-          .where(
-            and(
-              eq(tasks.apiKeyId, task.apiKeyId),
-              sql`${tasks.id} <> ${task.id}`,
-              or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), reservedElsewhere),
-            ),
-          );
-        const [olderWaiting] = await tx
-          .select({ n: sql`count(*)` })
-          .from(tasks)
-          .where(
-            and(
-              eq(tasks.apiKeyId, task.apiKeyId),
-              eq(tasks.status, 'QUEUED'),
-              or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
-              or(lt(tasks.createdAt, task.createdAt), and(eq(tasks.createdAt, task.createdAt), lt(tasks.id, task.id))),
-            ),
-          );
-        if (toNumber(active?.n ?? 0) + toNumber(olderWaiting?.n ?? 0) >= maxActive) return false;
+        const active = await countUpTo(
+          and(
+            eq(tasks.apiKeyId, task.apiKeyId),
+            sql`${tasks.id} <> ${task.id}`,
+            or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), reservedElsewhere),
+          ),
+        );
+        if (active >= maxActive) return false;
+        const olderWaiting = await countUpTo(
+          and(
+            eq(tasks.apiKeyId, task.apiKeyId),
+            eq(tasks.status, 'QUEUED'),
+            or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
+            or(lt(tasks.createdAt, task.createdAt), and(eq(tasks.createdAt, task.createdAt), lt(tasks.id, task.id))),
+          ),
+        );
+        if (active + olderWaiting >= maxActive) return false;
         const taskId = task.id;
         const reserved = await tx
           .update(tasks)
