@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** In run order; add new bench scripts (runnable alone with `npx tsx bench/<file>`) here. */
-const BENCHES = ['poller-at-scale.ts'];
+const BENCHES = ['poller-at-scale.ts', 'query-throughput.ts', 'submit-throughput.ts', 'subscription-fanout.ts', 'cold-start.ts'];
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const filters = process.argv.slice(2);
