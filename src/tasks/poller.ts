@@ -1,9 +1,9 @@
 // One loop per process that drives every open task to a terminal state. What to look at comes from
 // the database (claimed with a lease), so a restarted process resumes where the last one stopped.
-import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
+import { createWorkLoop } from '../work-loop.js';
 import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
@@ -54,10 +54,6 @@ export function createPoller(options: PollerOptions) {
   const queueRecheckMs = options.queueRecheckMs ?? 1_000;
   const schedule = { firstDelayMs: options.firstDelayMs, maxIntervalMs: options.maxIntervalMs };
 
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let stopController = new AbortController();
-  let wakeController = new AbortController();
   let upstreamTrouble = 0;
   const stats = { checks: 0, dispatches: 0, transitions: 0, upstreamErrors: 0, timedOut: 0, lost: 0 };
 
@@ -84,11 +80,11 @@ export function createPoller(options: PollerOptions) {
       await dispatch(row, true);
       return;
     }
-    await budget.take(stopController.signal);
+    await budget.take(work.signal);
     stats.checks += 1;
     let found;
     try {
-      found = await kling.getTask(klingEndpointOf(row.model), klingTaskId, { signal: stopController.signal });
+      found = await kling.getTask(klingEndpointOf(row.model), klingTaskId, { signal: work.signal });
     } catch (error) {
       if (isKlingApiError(error) && !error.retryable && error.kind !== 'protocol') {
         logger.error({ taskId: row.id, err: error }, 'Kling refused a status query');
@@ -129,7 +125,7 @@ export function createPoller(options: PollerOptions) {
       await reschedule(row, queueRecheckMs, row.checkAttempts);
       return;
     }
-    await budget.take(stopController.signal);
+    await budget.take(work.signal);
     stats.dispatches += 1;
     await tasks.submitToKling(row, lookFirst);
   };
@@ -152,82 +148,30 @@ export function createPoller(options: PollerOptions) {
   };
 
   const handle = async (row: TaskRow) => {
-    try {
-      // Every dispatch looks the task up first: it may have been sent by a process that died.
-      if (row.status === 'QUEUED') await dispatch(row, true);
-      else await checkAtKling(row);
-    } catch (error) {
-      if (stopController.signal.aborted) return;
-      // The lease brings the task back; log so a persistent fault is visible.
-      logger.error({ taskId: row.id, err: error }, 'poller could not handle a task');
-    }
+    // Every dispatch looks the task up first: it may have been sent by a process that died.
+    if (row.status === 'QUEUED') await dispatch(row, true);
+    else await checkAtKling(row);
   };
 
-  /** Claims one batch of due tasks and works through it with at most `concurrency` in flight. */
-  const runBatch = async (): Promise<number> => {
-    const batch = await store.claimDueTasks(clock.now(), options.concurrency * 4, leaseMs, options.owner);
-    let next = 0;
-    const worker = async () => {
-      while (next < batch.length && !stopController.signal.aborted) {
-        const row = batch[next++];
-        if (row) await handle(row);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency, batch.length) }, worker));
-    return batch.length;
-  };
-
-  const sleepUntilDueOrWoken = async () => {
-    const nextDue = await store.nextDueAt();
-    const wait = Math.max(0, Math.min(idleMs, (nextDue ?? Number.POSITIVE_INFINITY) - clock.now()));
-    if (wait === 0) return;
-    const signal = AbortSignal.any([stopController.signal, wakeController.signal]);
-    await clock.sleep(wait, signal).catch(() => undefined);
-  };
-
-  const run = async () => {
-    let lastSweep = 0;
-    while (running) {
-      try {
-        if (clock.now() - lastSweep >= idleMs) {
-          lastSweep = clock.now();
-          await sweepOverdue();
-        }
-        const handled = await runBatch();
-        if (handled === 0) await sleepUntilDueOrWoken();
-      } catch (error) {
-        if (stopController.signal.aborted) break;
-        logger.error({ err: error }, 'poller loop failed; retrying');
-        await clock.sleep(idleMs, stopController.signal).catch(() => undefined);
-      }
-      if (wakeController.signal.aborted) wakeController = new AbortController();
-    }
-  };
+  const work = createWorkLoop<TaskRow>({
+    name: 'poller',
+    clock,
+    logger,
+    concurrency: options.concurrency,
+    idleMs,
+    claim: (limit) => store.claimDueTasks(clock.now(), limit, leaseMs, options.owner),
+    nextDueAt: () => store.nextDueAt(),
+    handle,
+    housekeeping: sweepOverdue,
+  });
 
   return {
     stats,
-    start() {
-      if (running) return;
-      running = true;
-      stopController = new AbortController();
-      // Every upstream call and budget wait listens on this one signal; there are many by design.
-      setMaxListeners(0, stopController.signal);
-      loop = run();
-    },
+    start: () => work.start(),
     /** Looks for due work now instead of at the next tick. */
-    wake() {
-      wakeController.abort();
-    },
+    wake: () => work.wake(),
     /** Stops claiming work and waits for the calls in flight; idempotent. */
-    async stop() {
-      if (!running) {
-        await loop;
-        return;
-      }
-      running = false;
-      stopController.abort();
-      await loop;
-    },
+    stop: () => work.stop(),
   };
 }
 

@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
+import { createWorkLoop } from '../work-loop.js';
 import type { WebhookDeliveryRow } from '../db/schema.js';
 import type { Store, WebhookAttemptOutcome } from '../db/store.js';
 import { webhookHeaders } from './signature.js';
@@ -93,10 +94,6 @@ export function createWebhookSender(options: WebhookSenderOptions) {
   // unless a redirect interceptor is added: a 3xx is judged like any other non-2xx answer.
   const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let stopController = new AbortController();
-  let wakeController = new AbortController();
   const stats = { attempts: 0, delivered: 0, failed: 0 };
 
   /** One POST: the status code, or an error text when no answer came; null when stop() cut it short. */
@@ -117,7 +114,7 @@ export function createWebhookSender(options: WebhookSenderOptions) {
         dispatcher: agent,
         headers: { 'content-type': 'application/json', 'user-agent': 'kling-gateway-webhooks', ...headers },
         body: delivery.payload,
-        signal: AbortSignal.any([stopController.signal, AbortSignal.timeout(timeoutMs)]),
+        signal: AbortSignal.any([work.signal, AbortSignal.timeout(timeoutMs)]),
       });
       await response.body.dump({ limit: MAX_RESPONSE_BYTES }).catch(() => undefined);
       const { statusCode } = response;
@@ -128,7 +125,7 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       }
       return { statusCode, error: `HTTP ${statusCode}` };
     } catch (error) {
-      if (stopController.signal.aborted) return null;
+      if (work.signal.aborted) return null;
       if (error instanceof Error && error.name === 'TimeoutError') return { statusCode: null, error: `no answer within ${timeoutMs} ms` };
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
@@ -174,70 +171,25 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     options.onAttempt?.({ deliveryId: delivery.id, taskId: delivery.taskId, attempt, ...result, outcome: outcome.status });
   };
 
-  const handle = async (delivery: WebhookDeliveryRow) => {
-    try {
-      await deliver(delivery);
-    } catch (error) {
-      if (stopController.signal.aborted) return;
-      // The lease brings the delivery back; log so a persistent fault is visible.
-      logger.error({ deliveryId: delivery.id, err: error }, 'webhook sender could not handle a delivery');
-    }
-  };
-
-  const runBatch = async (): Promise<number> => {
-    const batch = await store.claimDueWebhooks(clock.now(), concurrency * 4, leaseMs);
-    let next = 0;
-    const worker = async () => {
-      while (next < batch.length && !stopController.signal.aborted) {
-        const delivery = batch[next++];
-        if (delivery) await handle(delivery);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batch.length) }, worker));
-    return batch.length;
-  };
-
-  const sleepUntilDueOrWoken = async () => {
-    const nextDue = await store.nextWebhookDueAt();
-    const wait = Math.max(0, Math.min(idleMs, (nextDue ?? Number.POSITIVE_INFINITY) - clock.now()));
-    if (wait === 0) return;
-    const signal = AbortSignal.any([stopController.signal, wakeController.signal]);
-    await clock.sleep(wait, signal).catch(() => undefined);
-  };
-
-  const run = async () => {
-    while (running) {
-      try {
-        const handled = await runBatch();
-        if (handled === 0) await sleepUntilDueOrWoken();
-      } catch (error) {
-        if (stopController.signal.aborted) break;
-        logger.error({ err: error }, 'webhook sender loop failed; retrying');
-        await clock.sleep(idleMs, stopController.signal).catch(() => undefined);
-      }
-      if (wakeController.signal.aborted) wakeController = new AbortController();
-    }
-  };
+  const work = createWorkLoop<WebhookDeliveryRow>({
+    name: 'webhook sender',
+    clock,
+    logger,
+    concurrency,
+    idleMs,
+    claim: (limit) => store.claimDueWebhooks(clock.now(), limit, leaseMs),
+    nextDueAt: () => store.nextWebhookDueAt(),
+    handle: deliver,
+  });
 
   return {
     stats,
-    start() {
-      if (running) return;
-      running = true;
-      stopController = new AbortController();
-      loop = run();
-    },
+    start: () => work.start(),
     /** Looks for due deliveries now instead of at the next tick. */
-    wake() {
-      wakeController.abort();
-    },
+    wake: () => work.wake(),
     /** Stops claiming, aborts the requests in flight (their leases bring them back) and closes sockets; idempotent. */
     async stop() {
-      if (running) {
-        running = false;
-        stopController.abort();
-      }
-      await loop;
+      await work.stop();
       if (!agent.closed) await agent.close();
     },
   };

@@ -8,33 +8,10 @@ import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 import { generateTask, isStatus, statusesOf, type TaskUpdatedData } from '../helpers/task-flows.js';
 import { createWsClient, toWebSocketUrl } from '../helpers/ws-client.js';
 import { onTeardown } from '../helpers/leftovers.js';
-
-/** A real EventTarget that keeps count of the listeners registered per event type. */
-class CountingEventTarget extends EventTarget {
-  private readonly listeners = new Map<string, Set<unknown>>();
-
-  override addEventListener(...args: Parameters<EventTarget['addEventListener']>): void {
-    super.addEventListener(...args);
-    const [type, listener] = args;
-    if (listener === null) return;
-    const set = this.listeners.get(type) ?? new Set();
-    set.add(listener);
-    this.listeners.set(type, set);
-  }
-
-  override removeEventListener(...args: Parameters<EventTarget['removeEventListener']>): void {
-    super.removeEventListener(...args);
-    const [type, listener] = args;
-    this.listeners.get(type)?.delete(listener);
-  }
-
-  count(type: string): number {
-    return this.listeners.get(type)?.size ?? 0;
-  }
-}
+import { CountingEventTarget } from '../helpers/counting-event-target.js';
 
 const eventTarget = new CountingEventTarget();
-const listenersOf = (taskId: string) => eventTarget.count(`task:updated:${taskId}`);
+const listenersOf = (taskId: string) => eventTarget.listenersOfTask(taskId);
 /** The listener goes away on the server's own schedule; this waits for that, not for a guessed time. */
 const noListenerLeftFor = (taskId: string) => vi.waitFor(() => expect(listenersOf(taskId)).toBe(0), { timeout: 5_000 });
 
