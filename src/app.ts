@@ -55,7 +55,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     throw new Error('Kling credentials are missing: set KLING_ACCESS_KEY and KLING_SECRET_KEY, or start the simulator.');
   }
 
-  const database = await openDatabase(config.db);
+  const database = await openDatabase(config.db, (error) => logger.warn({ err: error }, 'an idle database connection failed'));
   const store = createStore(database.dialect);
   // With REDIS_URL, task events and rate-limit counters are shared by every instance.
   const redis = config.redis.url ? createRedisConnections(config.redis.url, logger.child({ component: 'redis' })) : undefined;

@@ -80,8 +80,15 @@ export function openSqlite(url: string): OpenedSqlite {
  * Opens PostgreSQL and applies its migrations under an advisory lock, so instances that start
  * together apply them once.
  */
-export async function openPostgres(url: string, poolSize = 10): Promise<OpenedDatabase> {
+export async function openPostgres(
+  url: string,
+  poolSize = 10,
+  onIdleError: (error: Error) => void = () => undefined,
+): Promise<OpenedDatabase> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle pooled connection that the server drops (restart, failover, admin kill) emits 'error' on
+  // the pool; unheard, that would end the process. The pool replaces the connection on next use.
+  pool.on('error', onIdleError);
   try {
     const client = await pool.connect();
     try {
@@ -105,8 +112,11 @@ export async function openPostgres(url: string, poolSize = 10): Promise<OpenedDa
   }
 }
 
-export async function openDatabase(config: { url: string; poolSize: number }): Promise<OpenedDatabase> {
-  if (isPostgresUrl(config.url)) return openPostgres(config.url, config.poolSize);
+export async function openDatabase(
+  config: { url: string; poolSize: number },
+  onIdleError?: (error: Error) => void,
+): Promise<OpenedDatabase> {
+  if (isPostgresUrl(config.url)) return openPostgres(config.url, config.poolSize, onIdleError);
   const opened = openSqlite(config.url);
   return { dialect: opened.dialect, fresh: opened.fresh, close: async () => opened.close() };
 }
