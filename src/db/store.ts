@@ -93,26 +93,27 @@ export function createStore(source: Dialect | SqliteDb) {
   const transaction = <T>(fn: (tx: SqliteDb) => Promise<T>) => dialect.transaction(fn);
   const run = <T>(fn: (db: SqliteDb) => Promise<T>) => dialect.run(fn);
 
-  // The reads behind every authenticated request and every task lookup, built once.
+  // The reads behind every authenticated request and every task lookup, built once. Each matches at
+  // most one row (primary or unique key), so none has a LIMIT: drizzle binds it as `LIMIT ?`, and with
+  // that SQLite re-prepared the statement on every call (about 20 µs, against 1.3 µs for the read).
   const byHash = dialect.prepare<ApiKeyRow>(
     'api_key_by_hash',
-    dialect.db.select().from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))).limit(1),
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))),
   );
   const keyById = dialect.prepare<ApiKeyRow>(
     'api_key_by_id',
-    dialect.db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))).limit(1),
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))),
   );
   const taskById = dialect.prepare<TaskRow>(
     'task_by_id',
-    dialect.db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))).limit(1),
+    dialect.db.select().from(tasks).where(eq(tasks.id, sql.placeholder('id'))),
   );
   const taskByKey = dialect.prepare<TaskRow>(
     'task_by_key',
     dialect.db
       .select()
       .from(tasks)
-      .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.apiKeyId, sql.placeholder('key'))))
-      .limit(1),
+      .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.apiKeyId, sql.placeholder('key')))),
   );
 
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
