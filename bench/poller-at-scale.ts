@@ -17,6 +17,7 @@ import Database from 'better-sqlite3';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createKlingSimulator, DEFAULT_SIMULATOR_KEY } from '../src/kling/simulator/simulator.js';
+import { cheapestInput, createApiKey, GENERATE_VIDEO, graphql, type GenerateVideoData } from './lib/gateway-api.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -81,36 +82,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? Number.NaN;
 }
 
-interface GraphqlBody<T> {
-  data?: T | null;
-  errors?: { message: string }[];
-}
-
-async function graphql<T>(url: string, token: string, query: string, variables: Record<string, unknown>): Promise<T> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await response.json()) as GraphqlBody<T>;
-  if (!body.data || body.errors) throw new Error(`HTTP ${response.status}: ${JSON.stringify(body)}`);
-  return body.data;
-}
-
-const CREATE_API_KEY = /* GraphQL */ `
-  mutation CreateApiKey($name: String!, $credits: Int!) {
-    createApiKey(name: $name, credits: $credits) { key }
-  }
-`;
-const GENERATE_VIDEO = /* GraphQL */ `
-  mutation GenerateVideo($input: GenerateVideoInput!) {
-    generateVideo(input: $input) {
-      __typename
-      ... on GenerateVideoSuccess { task { id status } }
-      ... on Error { code message }
-    }
-  }
-`;
 const TASK_UPDATED = /* GraphQL */ `
   subscription TaskUpdated($id: ID!) {
     taskUpdated(id: $id) { id status videos { url } }
@@ -211,11 +182,7 @@ async function main() {
     const url = started.url;
     log(`gateway ${url} (pid ${gatewayPid}), simulator ${simulatorUrl}, ${settings.tasks} tasks of ${settings.taskSeconds} s`);
 
-    const { createApiKey } = await graphql<{ createApiKey: { key: string } }>(url, adminToken, CREATE_API_KEY, {
-      name: 'bench',
-      credits: settings.tasks * TASK_CREDITS,
-    });
-    const key = createApiKey.key;
+    const { key } = await createApiKey(url, adminToken, 'bench', settings.tasks * TASK_CREDITS);
 
     // Subscribers to an evenly spread sample, each opened as soon as its task exists.
     const every = Math.max(1, Math.floor(settings.tasks / settings.sample));
@@ -260,12 +227,7 @@ async function main() {
     const worker = async () => {
       while (next < settings.tasks && Date.now() < deadline) {
         const n = next++;
-        const data = await graphql<{ generateVideo: { __typename: string; task?: { id: string }; code?: string } }>(
-          url,
-          key,
-          GENERATE_VIDEO,
-          { input: { prompt: `Bench clip ${n}`, model: 'KLING_V1' } },
-        );
+        const data = await graphql<GenerateVideoData>(url, key, GENERATE_VIDEO, { input: cheapestInput(`Bench clip ${n}`) });
         const task = data.generateVideo.task;
         if (!task) {
           const code = data.generateVideo.code ?? data.generateVideo.__typename;
