@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SIMULATOR_KEY } from '../../src/kling/simulator/simulator.js';
 import { onTeardown } from './leftovers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -15,6 +16,24 @@ export interface SpawnedGateway {
   output: () => string;
   /** Kills the whole process group at once, as a crash or an OOM kill would. */
   kill(): Promise<void>;
+}
+
+/**
+ * The environment of a spawned gateway that talks to the simulator at `simulatorUrl`: nothing from the
+ * test process leaks in (no stray Kling keys, NODE_ENV or DATABASE_URL) but PATH and HOME.
+ */
+export function simulatorGatewayEnv(simulatorUrl: string, settings: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? '',
+    NODE_ENV: 'test',
+    PORT: '0',
+    KLING_BASE_URL: simulatorUrl,
+    KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
+    KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,
+    LOG_LEVEL: 'warn',
+    ...settings,
+  };
 }
 
 /** Spawns a gateway with exactly `env` and resolves once it prints its URL. */

@@ -3,6 +3,12 @@ import { GENERATE_VIDEO, ME, VIDEO_TASK, type GenerateVideoData, type MeData, ty
 import type { TestGateway } from './start-gateway.js';
 import type { GraphqlPayload, SubscriptionOutcome } from './subscription-collector.js';
 
+/** Poll soon and often, so a task's whole life fits in a test. */
+export const FAST_POLLING = { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50' };
+/** KLING_V1, standard, 5 s: the cheapest task in the price table (api.md), PRICE credits. */
+export const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
+export const PRICE = 10;
+
 export interface TaskUpdatedData {
   taskUpdated: TaskFields;
 }

@@ -15,11 +15,8 @@ import {
   type TaskUpdatedData,
 } from '../helpers/task-flows.js';
 import { createWsClient } from '../helpers/ws-client.js';
+import { CHEAP, FAST_POLLING, PRICE } from '../helpers/task-flows.js';
 
-const FAST_POLLING = { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50' };
-/** KLING_V1, standard, 5 s: 10 credits in the price table (api.md). */
-const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
-const PRICE = 10;
 /** How long a simulated task takes, in the simulator's time. */
 const TASK_MS = 300;
 

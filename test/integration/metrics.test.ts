@@ -6,10 +6,11 @@ import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 import { generateTask, lastTaskOf, readAccount, statusOf, type TaskUpdatedData } from '../helpers/task-flows.js';
 import { createWsClient } from '../helpers/ws-client.js';
+import { CHEAP } from '../helpers/task-flows.js';
 
 const FAST = { env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50' }, simulator: { taskSeconds: 0.3 } };
 /** KLING_V1, standard, 5 s: 10 credits in the price table. */
-const CHEAP = { prompt: 'A heron in the rain', model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
+const CHEAP_HERON = { prompt: 'A heron in the rain', ...CHEAP };
 const METRICS_TOKEN = 'scrape-token-0123456789';
 
 function metricsUrl(t: TestGateway) {
@@ -38,7 +39,7 @@ describe('GET /metrics', () => {
   it('counts the operation, the finished task, the upstream calls and the credits charged', async () => {
     const t = await startGateway(FAST);
     const key = await t.createKey(100);
-    const task = await generateTask(t, key, CHEAP);
+    const task = await generateTask(t, key, CHEAP_HERON);
     const outcome = await subscribeSse<TaskUpdatedData>(t.url, TASK_UPDATED, { id: task.id }, { key }).done;
     expect(lastTaskOf(outcome)?.status).toBe('SUCCEEDED');
 
@@ -71,7 +72,7 @@ describe('GET /metrics', () => {
   it('shows a subscription as open while it streams, per transport', async () => {
     const t = await startGateway({ simulator: { taskSeconds: 60 } });
     const key = await t.createKey(100);
-    const task = await generateTask(t, key, CHEAP);
+    const task = await generateTask(t, key, CHEAP_HERON);
     const ws = createWsClient(t.url, { key });
     const viaWs = ws.subscribe<TaskUpdatedData>(TASK_UPDATED, { id: task.id });
     const viaSse = subscribeSse<TaskUpdatedData>(t.url, TASK_UPDATED, { id: task.id }, { key });

@@ -9,10 +9,10 @@ import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
 import * as dbSchema from '../../src/db/schema.js';
 import { createStore } from '../../src/db/store.js';
-import { createKlingSimulator, DEFAULT_SIMULATOR_KEY } from '../../src/kling/simulator/simulator.js';
+import { createKlingSimulator } from '../../src/kling/simulator/simulator.js';
 import { postGraphql } from '../helpers/graphql-http.js';
 import { onTeardown } from '../helpers/leftovers.js';
-import { spawnGateway } from '../helpers/spawn-gateway.js';
+import { simulatorGatewayEnv, spawnGateway } from '../helpers/spawn-gateway.js';
 import {
   CANCEL_VIDEO_TASK,
   GENERATE_VIDEO,
@@ -50,23 +50,15 @@ describe('a gateway killed with SIGKILL and started again on the same database',
     const simulatorUrl = await simulator.start();
     onTeardown(() => simulator.stop());
 
-    const env: Record<string, string> = {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? dir,
-      NODE_ENV: 'test',
-      PORT: '0',
+    const env = simulatorGatewayEnv(simulatorUrl, {
       DATABASE_URL: dbFile,
-      KLING_BASE_URL: simulatorUrl,
-      KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
-      KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,
       // Three slots at Kling, so most of the fifteen tasks wait in the gateway's own queue.
       KEY_MAX_ACTIVE_TASKS: '3',
       POLL_FIRST_DELAY_MS: '100',
       POLL_MAX_INTERVAL_MS: '300',
       POLL_REQUESTS_PER_SECOND: '50',
-      LOG_LEVEL: 'warn',
       DEMO_KEY: 'true',
-    };
+    });
 
     const first = await spawnGateway(env);
     const key = first.demoKey;

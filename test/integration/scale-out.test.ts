@@ -4,12 +4,12 @@ import { createApiKeys } from '../../src/auth/api-keys.js';
 import { systemClock } from '../../src/clock.js';
 import { openPostgres } from '../../src/db/connection.js';
 import { createStore, type Store } from '../../src/db/store.js';
-import { createKlingSimulator, DEFAULT_SIMULATOR_KEY, type KlingSimulator } from '../../src/kling/simulator/simulator.js';
+import { createKlingSimulator, type KlingSimulator } from '../../src/kling/simulator/simulator.js';
 import { postGraphql } from '../helpers/graphql-http.js';
 import { onTeardown } from '../helpers/leftovers.js';
 import { GENERATE_VIDEO, ME, TASK_UPDATED, type GenerateVideoData, type MeData, type TaskFields } from '../helpers/operations.js';
 import { freshPostgresDatabase, REDIS_URL, scaleOutServicesAvailable } from '../helpers/services.js';
-import { spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
+import { simulatorGatewayEnv, spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT']);
@@ -22,27 +22,21 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
   let databaseUrl: string;
   const instances = new Map<string, SpawnedGateway>();
 
-  const envFor = (name: string, simulatorUrl: string): Record<string, string> => ({
-    PATH: process.env['PATH'] ?? '',
-    HOME: process.env['HOME'] ?? '',
-    PORT: '0',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    INSTANCE_ID: name,
-    KLING_BASE_URL: simulatorUrl,
-    KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
-    KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,
-    POLL_FIRST_DELAY_MS: '200',
-    POLL_MAX_INTERVAL_MS: '400',
-    POLL_REQUESTS_PER_SECOND: '500',
-    // Short leases so the test sees a dead instance's tasks move on within seconds.
-    POLL_LEASE_MS: '5000',
-    SUBMIT_LEASE_MS: '5000',
-    KEY_MAX_ACTIVE_TASKS: '10000',
-    RATE_LIMIT_POINTS: '1000000',
-    LOG_LEVEL: 'warn',
-    DEMO_KEY: 'false',
-  });
+  const envFor = (name: string, simulatorUrl: string) =>
+    simulatorGatewayEnv(simulatorUrl, {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL,
+      INSTANCE_ID: name,
+      POLL_FIRST_DELAY_MS: '200',
+      POLL_MAX_INTERVAL_MS: '400',
+      POLL_REQUESTS_PER_SECOND: '500',
+      // Short leases so the test sees a dead instance's tasks move on within seconds.
+      POLL_LEASE_MS: '5000',
+      SUBMIT_LEASE_MS: '5000',
+      KEY_MAX_ACTIVE_TASKS: '10000',
+      RATE_LIMIT_POINTS: '1000000',
+      DEMO_KEY: 'false',
+    });
 
   beforeAll(async () => {
     databaseUrl = await freshPostgresDatabase();

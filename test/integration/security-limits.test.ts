@@ -11,12 +11,12 @@ import { CANCEL_VIDEO_TASK, GENERATE_VIDEO, ME, TASK_UPDATED, VIDEO_TASK, type G
 import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 import { generateTask, ledgerOf, type TaskUpdatedData } from '../helpers/task-flows.js';
+import { CHEAP } from '../helpers/task-flows.js';
 
 const ADMIN_TOKEN = 'security-limits-admin-token';
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 /** The error codes yoga gives to documents it refuses before executing them. */
 const REFUSED_DOCUMENT_CODES = ['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED'];
-const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
 
 /** Each limit small enough that a realistic operation crosses it, so both sides can be shown. */
 const TIGHT = { MAX_DEPTH: '4', MAX_COST: '30', MAX_ALIASES: '3', MAX_TOKENS: '60', MAX_DIRECTIVES: '2' };

@@ -12,10 +12,10 @@ import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 import { generateTask, graphqlErrorsOf, type TaskUpdatedData } from '../helpers/task-flows.js';
 import { createWsClient } from '../helpers/ws-client.js';
+import { CHEAP } from '../helpers/task-flows.js';
 
 const ADMIN_TOKEN = `admin-${randomBytes(16).toString('hex')}`;
 const KLING_KEY = { accessKey: `ak-${randomBytes(8).toString('hex')}`, secretKey: `sk-${randomBytes(24).toString('hex')}` };
-const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
 const INTROSPECTION = '{ __schema { queryType { name } } }';
 /** A stack frame as V8 prints it: "at fn (file:line:col)". */
 const STACK_FRAME = /\bat .*:\d+:\d+/;

@@ -14,7 +14,7 @@ import type { KlingClient } from '../../src/kling/types.js';
 import { onTeardown } from '../helpers/leftovers.js';
 import { GENERATE_VIDEO, TASK_UPDATED, type GenerateVideoData } from '../helpers/operations.js';
 import { postGraphql } from '../helpers/graphql-http.js';
-import { spawnGateway } from '../helpers/spawn-gateway.js';
+import { simulatorGatewayEnv, spawnGateway } from '../helpers/spawn-gateway.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway } from '../helpers/start-gateway.js';
 import { generateTask, graphqlErrorsOf, isStatus, lastTaskOf, type TaskUpdatedData } from '../helpers/task-flows.js';
@@ -41,21 +41,16 @@ describe('shutdown on SIGTERM', () => {
     const simulatorUrl = await simulator.start();
     onTeardown(() => simulator.stop());
 
-    const gateway = await spawnGateway({
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? dir,
-      NODE_ENV: 'test',
-      PORT: '0',
-      DATABASE_URL: dbFile,
-      KLING_BASE_URL: simulatorUrl,
-      KLING_ACCESS_KEY: DEFAULT_SIMULATOR_KEY.accessKey,
-      KLING_SECRET_KEY: DEFAULT_SIMULATOR_KEY.secretKey,
-      POLL_FIRST_DELAY_MS: '100',
-      POLL_MAX_INTERVAL_MS: '200',
-      SHUTDOWN_GRACE_MS: String(GRACE_MS),
-      LOG_LEVEL: 'info',
-      DEMO_KEY: 'true',
-    });
+    const gateway = await spawnGateway(
+      simulatorGatewayEnv(simulatorUrl, {
+        DATABASE_URL: dbFile,
+        POLL_FIRST_DELAY_MS: '100',
+        POLL_MAX_INTERVAL_MS: '200',
+        SHUTDOWN_GRACE_MS: String(GRACE_MS),
+        LOG_LEVEL: 'info',
+        DEMO_KEY: 'true',
+      }),
+    );
     const key = gateway.demoKey;
     if (!key) throw new Error(`no demo key printed:\n${gateway.output()}`);
     const generated = await postGraphql<GenerateVideoData>(gateway.url, GENERATE_VIDEO, { input: INPUT }, { key });

@@ -9,14 +9,13 @@ import { generateTask, isStatus, statusesOf, type TaskUpdatedData } from '../hel
 import { createWsClient, toWebSocketUrl } from '../helpers/ws-client.js';
 import { onTeardown } from '../helpers/leftovers.js';
 import { CountingEventTarget } from '../helpers/counting-event-target.js';
+import { CHEAP } from '../helpers/task-flows.js';
 
 const eventTarget = new CountingEventTarget();
 const listenersOf = (taskId: string) => eventTarget.listenersOfTask(taskId);
 /** The listener goes away on the server's own schedule; this waits for that, not for a guessed time. */
 const noListenerLeftFor = (taskId: string) => vi.waitFor(() => expect(listenersOf(taskId)).toBe(0), { timeout: 5_000 });
 
-/** KLING_V1, standard, 5 s: the cheapest task. */
-const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
 
 let t: TestGateway;
 

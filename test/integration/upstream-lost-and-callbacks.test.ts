@@ -15,10 +15,8 @@ import {
   type TaskUpdatedData,
 } from '../helpers/task-flows.js';
 import { createWsClient, type TestWsClient } from '../helpers/ws-client.js';
+import { CHEAP, PRICE } from '../helpers/task-flows.js';
 
-/** KLING_V1, standard, 5 s: 10 credits in the price table (api.md). */
-const CHEAP = { model: 'KLING_V1', mode: 'STANDARD', durationSeconds: 5 };
-const PRICE = 10;
 
 /** A connected client, so a subscription right after a submit is one message away. */
 async function connectedClient(t: TestGateway, key: string): Promise<TestWsClient> {
