@@ -17,6 +17,7 @@ export const apiKeys = pgTable(
     creditBalance: integer('credit_balance').notNull().default(0),
     creditsHeld: integer('credits_held').notNull().default(0),
     creditsUsed: integer('credits_used').notNull().default(0),
+    slotsInUse: integer('slots_in_use').notNull().default(0),
     webhookSecret: text('webhook_secret').notNull(),
     createdAt: ms('created_at').notNull(),
     revokedAt: ms('revoked_at'),
@@ -62,6 +63,7 @@ export const tasks = pgTable(
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: ms('lease_expires_at'),
     submittingUntil: ms('submitting_until'),
+    holdsSlot: boolean('holds_slot').notNull().default(false),
     version: integer('version').notNull().default(1),
   },
   (t) => [

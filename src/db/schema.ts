@@ -15,6 +15,11 @@ export const apiKeys = sqliteTable(
     creditBalance: integer('credit_balance').notNull().default(0),
     creditsHeld: integer('credits_held').notNull().default(0),
     creditsUsed: integer('credits_used').notNull().default(0),
+    /**
+     * How many of this key's tasks hold a slot at Kling (tasks.holds_slot). Kept beside the tasks so a
+     * submit reads one number under the key's lock instead of counting the key's open tasks.
+     */
+    slotsInUse: integer('slots_in_use').notNull().default(0),
     /** Standard Webhooks secret (`whsec_…`) that signs this key's outgoing webhooks. */
     webhookSecret: text('webhook_secret').notNull(),
     createdAt: integer('created_at').notNull(),
@@ -68,8 +73,13 @@ export const tasks = sqliteTable(
     /** The gateway instance that polls this task; others leave it alone until the lease expires. */
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: integer('lease_expires_at'),
-    /** While set and in the future, a QUEUED task holds one of its key's slots at Kling: a submit is in flight. */
+    /** Until when the submit that took the task's slot may be in flight (diagnostics; leases decide takeover). */
     submittingUntil: integer('submitting_until'),
+    /**
+     * The task counts against its key's slots at Kling (api_keys.slots_in_use): from the slot's
+     * reservation for a submit until the task ends, or goes back to waiting after a failed submit.
+     */
+    holdsSlot: integer('holds_slot', { mode: 'boolean' }).notNull().default(false),
     /** Bumped on every change, so subscribers can drop stale or repeated events. */
     version: integer('version').notNull().default(1),
   },

@@ -1,7 +1,7 @@
 // Every query the services use. Credits change only here, each time inside one transaction together
 // with its ledger row and guarded by the task's current status, so a hold settles or refunds once.
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import type { TaskStatus } from '../tasks/status.js';
+import { isTerminal, type TaskStatus } from '../tasks/status.js';
 import type { SqliteDb } from './connection.js';
 import type Database from 'better-sqlite3';
 import { createSqliteDialect, type Dialect } from './dialect.js';
@@ -22,6 +22,12 @@ export type InsertTaskOutcome =
   | { kind: 'insufficient-credits'; available: number };
 
 export type Settlement = 'charge' | 'refund';
+
+/** A new task may take one of its key's slots at Kling right away; the submit may take until `until`. */
+export interface SlotRequest {
+  maxActive: number;
+  until: number;
+}
 
 export interface Transition {
   /** The change applies only while the task is in one of these states (compare-and-swap). */
@@ -119,10 +125,46 @@ export function createStore(source: Dialect | SqliteDb) {
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
     tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now });
 
+  const changeSlots = (tx: SqliteDb, apiKeyId: string, by: 1 | -1) =>
+    tx
+      .update(apiKeys)
+      .set({ slotsInUse: sql`${apiKeys.slotsInUse} + ${by}` })
+      .where(eq(apiKeys.id, apiKeyId));
+
+  /**
+   * Gives the task's slot back to its key, once: only the writer that clears holds_slot decrements.
+   * The caller holds the key's lock. `status` further limits it to a task still in that state.
+   */
+  const releaseSlot = async (tx: SqliteDb, taskId: string, apiKeyId: string, status?: TaskStatus) => {
+    const released = await tx
+      .update(tasks)
+      .set({ holdsSlot: false, submittingUntil: null })
+      .where(and(eq(tasks.id, taskId), eq(tasks.holdsSlot, true), status ? eq(tasks.status, status) : undefined))
+      .returning({ id: tasks.id });
+    if (released.length > 0) await changeSlots(tx, apiKeyId, -1);
+  };
+
+  /**
+   * The key's QUEUED tasks waiting for a slot (none reserved) that are older than `than` (all of them
+   * when null), counted up to `upTo`: the answer only has to say whether they fill the free slots.
+   */
+  const waitingTasks = async (tx: SqliteDb, apiKeyId: string, than: Pick<TaskRow, 'id' | 'createdAt'> | null, upTo: number) => {
+    const older =
+      than === null ? undefined : or(lt(tasks.createdAt, than.createdAt), and(eq(tasks.createdAt, than.createdAt), lt(tasks.id, than.id)));
+    const bounded = tx
+      .select({ one: sql`1`.as('one') })
+      .from(tasks)
+      .where(and(eq(tasks.apiKeyId, apiKeyId), eq(tasks.status, 'QUEUED'), eq(tasks.holdsSlot, false), older))
+      .limit(upTo)
+      .as('bounded');
+    const [row] = await tx.select({ n: sql`count(*)` }).from(bounded);
+    return toNumber(row?.n ?? 0);
+  };
+
   return {
     dialect,
 
-    async insertApiKey(row: Omit<ApiKeyRow, 'creditBalance' | 'creditsHeld' | 'creditsUsed' | 'revokedAt'>, credits: number) {
+    async insertApiKey(row: Omit<ApiKeyRow, 'creditBalance' | 'creditsHeld' | 'creditsUsed' | 'slotsInUse' | 'revokedAt'>, credits: number) {
       return transaction(async (tx) => {
         const [created] = await tx.insert(apiKeys).values({ ...row, creditBalance: credits }).returning();
         if (credits > 0) await ledger(tx, row.id, null, 'grant', credits, row.createdAt);
@@ -181,8 +223,12 @@ export function createStore(source: Dialect | SqliteDb) {
       );
     },
 
-    /** Holds the price and records the task in one transaction; replays and conflicts hold nothing. */
-    async insertTaskWithHold(row: NewTaskRow & { createdAt: number }): Promise<InsertTaskOutcome> {
+    /**
+     * Holds the price and records the task in one transaction; replays and conflicts hold nothing.
+     * With `slot`, the new task also takes one of its key's slots at Kling in that transaction when one
+     * is free and no older task of the key is waiting for it (the task then has `holdsSlot`).
+     */
+    async insertTaskWithHold(row: NewTaskRow & { createdAt: number }, slot?: SlotRequest): Promise<InsertTaskOutcome> {
       const attempt = () =>
         transaction(async (tx): Promise<InsertTaskOutcome> => {
           if (row.idempotencyKey) {
@@ -199,21 +245,30 @@ export function createStore(source: Dialect | SqliteDb) {
                 : { kind: 'idempotency-conflict' };
             }
           }
-          const held = await tx
-            .update(apiKeys)
-            .set({
-              creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
-              creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
-            })
-            .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
-            .returning({ id: apiKeys.id });
-          if (held.length === 0) {
+          const held = first(
+            await tx
+              .update(apiKeys)
+              .set({
+                creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
+                creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
+              })
+              .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
+              .returning({ slotsInUse: apiKeys.slotsInUse }),
+          );
+          if (!held) {
             const account = first(
               await tx.select({ balance: apiKeys.creditBalance }).from(apiKeys).where(eq(apiKeys.id, row.apiKeyId)).limit(1),
             );
             return { kind: 'insufficient-credits', available: account?.balance ?? 0 };
           }
-          const [task] = await tx.insert(tasks).values(row).returning();
+          // The key's row is locked by the hold above, so the slot count cannot move under us.
+          const takesSlot =
+            slot !== undefined && held.slotsInUse < slot.maxActive && (await waitingTasks(tx, row.apiKeyId, null, 1)) === 0;
+          const [task] = await tx
+            .insert(tasks)
+            .values(takesSlot ? { ...row, holdsSlot: true, submittingUntil: slot.until } : { ...row, holdsSlot: false })
+            .returning();
+          if (takesSlot) await changeSlots(tx, row.apiKeyId, 1);
           await ledger(tx, row.apiKeyId, row.id, 'hold', row.credits, row.createdAt);
           return { kind: 'created', task: task as TaskRow };
         });
@@ -232,8 +287,9 @@ export function createStore(source: Dialect | SqliteDb) {
      * or undefined when another writer got there first (then nothing at all was changed).
      */
     async transition(id: string, change: Transition, now: number): Promise<TaskRow | undefined> {
+      const ends = change.set.status !== undefined && isTerminal(change.set.status as TaskStatus);
       return transaction(async (tx) => {
-        if (change.settle) {
+        if (change.settle || ends) {
           // Lock order key → task, as reserveSubmitSlot and insertTaskWithHold take them, so two
           // transactions on one key never wait for each other in a circle (PostgreSQL).
           const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)).limit(1));
@@ -252,6 +308,12 @@ export function createStore(source: Dialect | SqliteDb) {
             .returning(),
         );
         if (!updated) return undefined;
+        // A task that ends gives its slot at Kling back; the CAS above already made this writer the only one.
+        if (ends && updated.holdsSlot) {
+          await releaseSlot(tx, updated.id, updated.apiKeyId);
+          updated.holdsSlot = false;
+          updated.submittingUntil = null;
+        }
         const delivery = change.webhook?.(updated);
         // The unique (task, event) index makes a repeated terminal state a no-op rather than a second message.
         if (delivery) await tx.insert(webhookDeliveries).values(delivery).onConflictDoNothing();
@@ -346,66 +408,52 @@ export function createStore(source: Dialect | SqliteDb) {
 
     /**
      * Sets when to look at an open task next, without it counting as a change (no version bump),
-     * and keeps the task leased to whoever holds it until `leaseUntil`.
+     * and keeps the task leased to whoever holds it until `leaseUntil`. A QUEUED task put back to
+     * wait gives back the slot its failed submit had taken.
      */
     async reschedule(id: string, status: TaskStatus, nextCheckAt: number, checkAttempts: number, leaseUntil?: number): Promise<boolean> {
-      return run(async (db) => {
-        const updated = await db
+      const schedule = (db: SqliteDb) =>
+        db
           .update(tasks)
-          .set({
-            nextCheckAt,
-            checkAttempts,
-            ...(leaseUntil !== undefined ? { leaseExpiresAt: leaseUntil } : {}),
-            // A queued task put back to wait no longer holds a submit slot.
-            ...(status === 'QUEUED' ? { submittingUntil: null } : {}),
-          })
+          .set({ nextCheckAt, checkAttempts, ...(leaseUntil !== undefined ? { leaseExpiresAt: leaseUntil } : {}) })
           .where(and(eq(tasks.id, id), eq(tasks.status, status)))
           .returning({ id: tasks.id });
-        return updated.length > 0;
+      if (status !== 'QUEUED') return run(async (db) => (await schedule(db)).length > 0);
+      return transaction(async (tx) => {
+        const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)));
+        if (!owner) return false;
+        // Key first, as every slot change takes it; then release only while the task is still queued.
+        await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
+        await releaseSlot(tx, id, owner.apiKeyId, 'QUEUED');
+        return (await schedule(tx)).length > 0;
       });
     },
 
     /**
-     * Takes one of the key's `maxActive` slots at Kling for a QUEUED task about to be submitted, until
-     * `until`, if the task is next in line. Exact across instances: the key's row is locked while the
-     * slots are counted, and a slot counts from the reservation on (tasks at Kling plus submits in
-     * flight). First in, first out: older waiting tasks get the free slots first.
+     * Takes one of the key's `maxActive` slots at Kling for a QUEUED task about to be submitted, if the
+     * task is next in line. Exact across instances: the key's row is locked while its slot count is
+     * read and changed. First in, first out: older waiting tasks get the free slots first. A task that
+     * already holds a slot (its earlier submit may have reached Kling) keeps it.
      */
-    async reserveSubmitSlot(task: Pick<TaskRow, 'id' | 'apiKeyId' | 'createdAt'>, maxActive: number, now: number, until: number): Promise<boolean> {
+    async reserveSubmitSlot(task: Pick<TaskRow, 'id' | 'apiKeyId' | 'createdAt'>, maxActive: number, until: number): Promise<boolean> {
       return transaction(async (tx) => {
-        await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, task.apiKeyId)));
-        // Counting stops at maxActive rows: the answer only has to say whether a slot is left, and a key
-        // with thousands of tasks must not make every submit scan them all.
-        const countUpTo = async (where: SQL | undefined) => {
-          const bounded = tx.select({ one: sql`1`.as('one') }).from(tasks).where(where).limit(maxActive).as('bounded');
-          const [row] = await tx.select({ n: sql`count(*)` }).from(bounded);
-          return toNumber(row?.n ?? 0);
-        };
-        const reservedElsewhere = and(eq(tasks.status, 'QUEUED'), gt(tasks.submittingUntil, now));
-        const active = await countUpTo(
-          and(
-            eq(tasks.apiKeyId, task.apiKeyId),
-            sql`${tasks.id} <> ${task.id}`,
-            or(inArray(tasks.status, ['SUBMITTED', 'PROCESSING']), reservedElsewhere),
-          ),
+        const key = first(
+          await dialect.forUpdate(tx.select({ slotsInUse: apiKeys.slotsInUse }).from(apiKeys).where(eq(apiKeys.id, task.apiKeyId))),
         );
-        if (active >= maxActive) return false;
-        const olderWaiting = await countUpTo(
-          and(
-            eq(tasks.apiKeyId, task.apiKeyId),
-            eq(tasks.status, 'QUEUED'),
-            or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
-            or(lt(tasks.createdAt, task.createdAt), and(eq(tasks.createdAt, task.createdAt), lt(tasks.id, task.id))),
-          ),
-        );
-        if (active + olderWaiting >= maxActive) return false;
-        const taskId = task.id;
-        const reserved = await tx
-          .update(tasks)
-          .set({ submittingUntil: until })
-          .where(and(eq(tasks.id, taskId), eq(tasks.status, 'QUEUED')))
-          .returning({ id: tasks.id });
-        return reserved.length > 0;
+        const current = first(await tx.select({ status: tasks.status, holdsSlot: tasks.holdsSlot }).from(tasks).where(eq(tasks.id, task.id)));
+        if (!key || current?.status !== 'QUEUED') return false;
+        const reserve = (guard: SQL | undefined, set: Partial<TaskRow>) =>
+          tx
+            .update(tasks)
+            .set({ ...set, submittingUntil: until })
+            .where(and(eq(tasks.id, task.id), eq(tasks.status, 'QUEUED'), guard))
+            .returning({ id: tasks.id });
+        if (current.holdsSlot) return (await reserve(eq(tasks.holdsSlot, true), {})).length > 0;
+        const free = maxActive - key.slotsInUse;
+        if (free <= 0 || (await waitingTasks(tx, task.apiKeyId, task, free)) >= free) return false;
+        if ((await reserve(eq(tasks.holdsSlot, false), { holdsSlot: true })).length === 0) return false;
+        await changeSlots(tx, task.apiKeyId, 1);
+        return true;
       });
     },
 
@@ -468,7 +516,7 @@ export function createStore(source: Dialect | SqliteDb) {
     },
 
     /** 1-based place of a QUEUED task in its key's queue (oldest first); tasks being submitted have left it. */
-    async queuePosition(apiKeyId: string, createdAt: number, id: string, now: number): Promise<number> {
+    async queuePosition(apiKeyId: string, createdAt: number, id: string): Promise<number> {
       return run(async (db) => {
         const row = first(
           await db
@@ -478,7 +526,7 @@ export function createStore(source: Dialect | SqliteDb) {
               and(
                 eq(tasks.apiKeyId, apiKeyId),
                 eq(tasks.status, 'QUEUED'),
-                or(isNull(tasks.submittingUntil), lte(tasks.submittingUntil, now)),
+                eq(tasks.holdsSlot, false),
                 or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
               ),
             ),
@@ -604,6 +652,19 @@ export function createStore(source: Dialect | SqliteDb) {
       const totals: Record<LedgerKind, number> = { grant: 0, hold: 0, charge: 0, refund: 0 };
       for (const r of rows) totals[r.kind] = toNumber(r.total);
       return totals;
+    },
+
+    /** The key's tasks holding a slot at Kling, counted; api_keys.slots_in_use must equal it. For audits. */
+    async tasksHoldingSlots(apiKeyId: string): Promise<number> {
+      return run(async (db) => {
+        const row = first(
+          await db
+            .select({ n: sql`count(*)` })
+            .from(tasks)
+            .where(and(eq(tasks.apiKeyId, apiKeyId), eq(tasks.holdsSlot, true))),
+        );
+        return toNumber(row?.n ?? 0);
+      });
     },
 
     /** Per task, how many holds and how many settlements (charges + refunds) the ledger has; for audits. */

@@ -121,7 +121,7 @@ export function createPoller(options: PollerOptions) {
   /** Hands a queued task to Kling when its key has a free slot and it is next in line. */
   const dispatch = async (row: TaskRow, lookFirst: boolean) => {
     const now = clock.now();
-    if (!(await store.reserveSubmitSlot(row, options.maxActivePerKey, now, now + options.submitLeaseMs))) {
+    if (!(await store.reserveSubmitSlot(row, options.maxActivePerKey, now + options.submitLeaseMs))) {
       await reschedule(row, queueRecheckMs, row.checkAttempts);
       return;
     }

@@ -117,32 +117,36 @@ export function createTaskService(options: TaskServiceOptions) {
       const { credits } = pricing.quote(request);
       const now = clock.now();
       const id = newId('vt_');
-      const outcome = await store.insertTaskWithHold({
-        id,
-        apiKeyId,
-        status: 'QUEUED',
-        prompt: request.prompt,
-        negativePrompt: request.negativePrompt,
-        model: request.model,
-        mode: request.mode,
-        aspectRatio: request.aspectRatio,
-        durationSeconds: request.durationSeconds,
-        cfgScale: request.cfgScale,
-        cameraControl: request.cameraControl ? JSON.stringify(request.cameraControl) : null,
-        generateAudio: request.generateAudio,
-        webhookUrl: request.webhookUrl,
-        idempotencyKey: request.idempotencyKey,
-        inputFingerprint: fingerprintOf(request),
-        credits,
-        callbackToken: randomBytes(24).toString('base64url'),
-        createdAt: now,
-        updatedAt: now,
-        deadlineAt: now + options.deadlineSeconds * 1000,
-        // If this process dies before the submit below finishes, another poller takes the task over then.
-        nextCheckAt: now + options.submitLeaseMs,
-        leaseOwner: options.instanceId,
-        leaseExpiresAt: now + options.submitLeaseMs,
-      });
+      const outcome = await store.insertTaskWithHold(
+        {
+          id,
+          apiKeyId,
+          status: 'QUEUED',
+          prompt: request.prompt,
+          negativePrompt: request.negativePrompt,
+          model: request.model,
+          mode: request.mode,
+          aspectRatio: request.aspectRatio,
+          durationSeconds: request.durationSeconds,
+          cfgScale: request.cfgScale,
+          cameraControl: request.cameraControl ? JSON.stringify(request.cameraControl) : null,
+          generateAudio: request.generateAudio,
+          webhookUrl: request.webhookUrl,
+          idempotencyKey: request.idempotencyKey,
+          inputFingerprint: fingerprintOf(request),
+          credits,
+          callbackToken: randomBytes(24).toString('base64url'),
+          createdAt: now,
+          updatedAt: now,
+          deadlineAt: now + options.deadlineSeconds * 1000,
+          // If this process dies before the submit below finishes, another poller takes the task over then.
+          nextCheckAt: now + options.submitLeaseMs,
+          leaseOwner: options.instanceId,
+          leaseExpiresAt: now + options.submitLeaseMs,
+        },
+        // Taken in the same transaction as the hold when the key has one free and nobody is waiting.
+        { maxActive: options.maxActivePerKey, until: now + options.submitLeaseMs },
+      );
       switch (outcome.kind) {
         case 'insufficient-credits':
           throw new InsufficientCreditsError(credits, outcome.available);
@@ -154,8 +158,7 @@ export function createTaskService(options: TaskServiceOptions) {
           break;
       }
       publish(outcome.task);
-      const slot = await store.reserveSubmitSlot(outcome.task, options.maxActivePerKey, now, now + options.submitLeaseMs);
-      if (!slot) {
+      if (!outcome.task.holdsSlot) {
         // Over the key's slots at Kling: the poller hands it over, in order, when a slot frees.
         await store.reschedule(id, 'QUEUED', now, 0);
         options.onQueued?.();
@@ -203,7 +206,7 @@ export function createTaskService(options: TaskServiceOptions) {
 
     async queuePosition(task: TaskView): Promise<number | null> {
       if (task.status !== 'QUEUED') return null;
-      return store.queuePosition(task.apiKeyId, task.createdAt.getTime(), task.id, clock.now());
+      return store.queuePosition(task.apiKeyId, task.createdAt.getTime(), task.id);
     },
   };
 }

@@ -226,12 +226,17 @@ describe.concurrent('canceling and queueing', () => {
       });
       expect(tasks.filter((task) => task.status === 'SUBMITTED')).toHaveLength(2);
       expect(tasks.filter((task) => task.status === 'QUEUED')).toHaveLength(4);
+      // The key's slot counter is what a submit reads; it must track the tasks holding slots exactly.
+      const keyId = (await t.gateway.apiKeys.authenticate(key)) ?? '';
+      const slots = async () => [(await t.gateway.store.getApiKey(keyId))?.slotsInUse, await t.gateway.store.tasksHoldingSlots(keyId)];
+      expect(await slots()).toEqual([2, 2]);
 
       const outcomes = await Promise.all(tasks.map((task) => watch(t, key, task.id).done));
       expect(outcomes.map((outcome) => statusesOf(outcome).at(-1))).toEqual(Array(6).fill('SUCCEEDED'));
       expect(t.simulator.stats.answersByCode.get(1303) ?? 0).toBe(0);
       expect(tasks.map((task) => t.simulator.stats.tasksPerExternalId.get(task.id))).toEqual(Array(6).fill(1));
       expect(await ledgerOf(t, key)).toEqual({ grant: 1_000, hold: 6 * PRICE, charge: 6 * PRICE, refund: 0 });
+      expect(await slots()).toEqual([0, 0]);
     });
 
     it('puts a task submitted after a slot freed behind the task already waiting for it', async ({ expect }) => {

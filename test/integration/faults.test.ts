@@ -94,7 +94,7 @@ describe('a gateway in front of a Kling that fails a third of its requests', () 
       expect(totals.hold).toBe(mine.reduce((sum, end) => sum + end.credits, 0));
       expect(totals.charge).toBe(mine.reduce((sum, end) => sum + end.creditsCharged, 0));
       expect(totals.hold).toBe(totals.charge + totals.refund);
-      expect(account).toMatchObject({ creditsHeld: 0, creditsUsed: totals.charge, creditBalance: totals.grant - totals.charge });
+      expect(account).toMatchObject({ creditsHeld: 0, creditsUsed: totals.charge, creditBalance: totals.grant - totals.charge, slotsInUse: 0 });
     }
 
     // Each task was held once and settled once, never twice.

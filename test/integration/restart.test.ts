@@ -166,7 +166,7 @@ describe('a gateway killed with SIGKILL and started again on the same database',
     const totals = await store.ledgerTotals(account.id);
     expect(totals.hold).toBe(all.reduce((sum, t) => sum + t.credits, 0));
     expect(totals.hold).toBe(totals.charge + totals.refund);
-    expect(account).toMatchObject({ creditsHeld: 0, creditsUsed: totals.charge });
+    expect(account).toMatchObject({ creditsHeld: 0, creditsUsed: totals.charge, slotsInUse: 0 });
     expect(account.creditBalance + account.creditsUsed).toBe(totals.grant);
     expect(totals.charge).toBe(ends.reduce((sum, t) => sum + t.creditsCharged, 0));
 

@@ -66,6 +66,8 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
     expect(totals.hold).toBe(totals.charge + totals.refund + (account?.creditsHeld ?? -1));
     expect(account?.creditBalance).toBe(totals.grant - totals.hold + totals.refund);
     for (const entry of await store.ledgerEntriesPerTask()) expect(entry.settles).toBeLessThanOrEqual(1);
+    // The per-key slot counter agrees with the tasks that hold slots, however the instances interleaved.
+    expect((await store.getApiKey(keyId))?.slotsInUse).toBe(await store.tasksHoldingSlots(keyId));
   }
 
   it('delivers a task submitted on one instance to a subscriber on another', async () => {

@@ -1,0 +1,5 @@
+ALTER TABLE `api_keys` ADD `slots_in_use` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+ALTER TABLE `tasks` ADD `holds_slot` integer DEFAULT false NOT NULL;--> statement-breakpoint
+-- Tasks at Kling, and queued tasks whose submit may be in flight, keep the slots they had.
+UPDATE `tasks` SET `holds_slot` = 1 WHERE `status` IN ('SUBMITTED', 'PROCESSING') OR (`status` = 'QUEUED' AND `submitting_until` IS NOT NULL);--> statement-breakpoint
+UPDATE `api_keys` SET `slots_in_use` = (SELECT count(*) FROM `tasks` WHERE `tasks`.`api_key_id` = `api_keys`.`id` AND `tasks`.`holds_slot` = 1);
