@@ -32,6 +32,15 @@ export interface Dialect {
    * statement re-prepared per call. `name` names the server-side statement on PostgreSQL.
    */
   prepare<Row>(name: string, query: { prepare(name?: string): unknown }): (params: Record<string, unknown>) => Promise<Row[]>;
+  /**
+   * Like prepare, for statements that run on the caller's transaction (or database): SQLite compiles
+   * the statement once (its one connection is every transaction's); PostgreSQL builds it on the given
+   * transaction and runs it as the named statement `name`, which each pooled connection parses once.
+   */
+  prepareIn<Row>(
+    name: string,
+    build: (db: SqliteDb) => { prepare(name?: string): unknown },
+  ): (db: SqliteDb, params: Record<string, unknown>) => Promise<Row[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,11 +55,45 @@ function createMutex() {
   };
 }
 
+/** Compiled statements kept per SQL text; queries with a variable shape (IN lists, filters) make a few more. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * The connection as drizzle sees it, with a statement cache in front of `prepare`. drizzle compiles
+ * every query it runs afresh, and SQLite compiling the same SQL over and over was a tenth of a
+ * submit's CPU. A better-sqlite3 statement is reusable: run/all/get rebind it on each call.
+ */
+function withStatementCache(sqlite: Database.Database): Database.Database {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = (source: string) => {
+    let statement = cache.get(source);
+    if (statement) {
+      cache.delete(source); // re-inserted below: the Map's order is the recency order
+    } else {
+      statement = sqlite.prepare(source);
+      if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value ?? '');
+    }
+    cache.set(source, statement);
+    // drizzle switches a reading statement to raw (array) rows when it wants them, and expects object rows otherwise.
+    return statement.reader ? statement.raw(false) : statement;
+  };
+  return new Proxy(sqlite, {
+    get(target, property) {
+      if (property === 'prepare') return prepare;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 export function createSqliteDialect(sqlite: Database.Database): Dialect {
-  const db = drizzleSqlite(sqlite, { schema: sqliteSchema });
+  const db = drizzleSqlite(withStatementCache(sqlite), { schema: sqliteSchema });
   // One connection serves every caller. An async transaction yields between statements, so without
   // this lock another request's statement could run inside it (and be rolled back with it).
   const exclusive = createMutex();
+  const begin = sqlite.prepare('BEGIN IMMEDIATE');
+  const commit = sqlite.prepare('COMMIT');
+  const rollback = sqlite.prepare('ROLLBACK');
   return {
     kind: 'sqlite',
     db,
@@ -58,13 +101,13 @@ export function createSqliteDialect(sqlite: Database.Database): Dialect {
     transaction: (fn) =>
       exclusive(async () => {
         // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
-        sqlite.exec('BEGIN IMMEDIATE');
+        begin.run();
         try {
           const result = await fn(db);
-          sqlite.exec('COMMIT');
+          commit.run();
           return result;
         } catch (error) {
-          if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+          if (sqlite.inTransaction) rollback.run();
           throw error;
         }
       }),
@@ -75,6 +118,14 @@ export function createSqliteDialect(sqlite: Database.Database): Dialect {
     prepare: <Row>(_name: string, query: { prepare(name?: string): unknown }) => {
       const statement = query.prepare() as { all(params: Record<string, unknown>): Row[] };
       return (params: Record<string, unknown>) => exclusive(async () => statement.all(params));
+    },
+    prepareIn: <Row>(_name: string, build: (db: SqliteDb) => { prepare(name?: string): unknown }) => {
+      let statement: { all(params: Record<string, unknown>): Row[] } | undefined;
+      // Built on first use: a store whose caller never takes this path never compiles it.
+      return async (_db: SqliteDb, params: Record<string, unknown>) => {
+        statement ??= build(db).prepare() as { all(params: Record<string, unknown>): Row[] };
+        return statement.all(params);
+      };
     },
     ping: async () => {
       sqlite.prepare('SELECT 1').get();
@@ -105,6 +156,9 @@ export function createPostgresDialect(pool: Pool): Dialect {
       const statement = query.prepare(name) as { execute(params: Record<string, unknown>): Promise<Row[]> };
       return (params: Record<string, unknown>) => statement.execute(params);
     },
+    prepareIn: <Row>(name: string, build: (db: SqliteDb) => { prepare(name?: string): unknown }) =>
+      (tx: SqliteDb, params: Record<string, unknown>) =>
+        (build(tx).prepare(name) as { execute(params: Record<string, unknown>): Promise<Row[]> }).execute(params),
     ping: async () => {
       await pool.query('SELECT 1');
     },

@@ -1,6 +1,7 @@
 // Every query the services use. Credits change only here, each time inside one transaction together
 // with its ledger row and guarded by the task's current status, so a hold settles or refunds once.
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { and, asc, desc, eq, getTableColumns, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { isTerminal, type TaskStatus } from '../tasks/status.js';
 import type { SqliteDb } from './connection.js';
 import type Database from 'better-sqlite3';
@@ -87,6 +88,8 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 const first = <T>(rows: T[]): T | undefined => rows[0];
+/** exists() arrives as a boolean from PostgreSQL and as 0/1 from SQLite. */
+const toBoolean = (value: unknown) => value === true || value === 1;
 /** count(*) and sum() arrive as strings from PostgreSQL (bigint/numeric) and as numbers from SQLite. */
 const toNumber = (value: unknown) => Number(value);
 
@@ -122,14 +125,84 @@ export function createStore(source: Dialect | SqliteDb) {
       .where(and(eq(tasks.id, sql.placeholder('id')), eq(tasks.apiKeyId, sql.placeholder('key')))),
   );
 
+  // The statements of every submit and every status change, built once (see byShape for the latter).
+  const placeholder = sql.placeholder;
+  const ledgerRow = dialect.prepareIn<{ id: number }>('ledger_insert', (db) =>
+    db
+      .insert(creditLedger)
+      .values({
+        apiKeyId: placeholder('apiKeyId'),
+        taskId: placeholder('taskId'),
+        kind: placeholder('kind'),
+        amount: placeholder('amount'),
+        createdAt: placeholder('createdAt'),
+      })
+      .returning({ id: creditLedger.id }),
+  );
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
-    tx.insert(creditLedger).values({ apiKeyId, taskId, kind, amount, createdAt: now });
-
-  const changeSlots = (tx: SqliteDb, apiKeyId: string, by: 1 | -1) =>
-    tx
+    ledgerRow(tx, { apiKeyId, taskId, kind, amount, createdAt: now });
+  const holdCredits = dialect.prepareIn<{ slotsInUse: number }>('hold_credits', (db) =>
+    db
       .update(apiKeys)
-      .set({ slotsInUse: sql`${apiKeys.slotsInUse} + ${by}` })
-      .where(eq(apiKeys.id, apiKeyId));
+      .set({
+        creditBalance: sql`${apiKeys.creditBalance} - ${placeholder('credits')}`,
+        creditsHeld: sql`${apiKeys.creditsHeld} + ${placeholder('credits')}`,
+      })
+      .where(and(eq(apiKeys.id, placeholder('apiKeyId')), gte(apiKeys.creditBalance, placeholder('credits'))))
+      .returning({ slotsInUse: apiKeys.slotsInUse }),
+  );
+  const slotsChange = dialect.prepareIn<{ id: string }>('slots_change', (db) =>
+    db
+      .update(apiKeys)
+      .set({ slotsInUse: sql`${apiKeys.slotsInUse} + ${placeholder('by')}` })
+      .where(eq(apiKeys.id, placeholder('apiKeyId')))
+      .returning({ id: apiKeys.id }),
+  );
+  const anyWaiting = dialect.prepareIn<{ waiting: unknown }>('any_waiting', (db) =>
+    db
+      .select({
+        waiting: sql`exists (select 1 from ${tasks} where ${and(
+          eq(tasks.apiKeyId, placeholder('apiKeyId')),
+          eq(tasks.status, 'QUEUED'),
+          eq(tasks.holdsSlot, false),
+        )})`,
+      })
+      .from(apiKeys)
+      .where(eq(apiKeys.id, placeholder('apiKeyId'))),
+  );
+
+  /**
+   * Statements whose shape (which columns they set, how many states they accept) varies with the
+   * call, prepared once per shape. A value goes in as a named placeholder. drizzle encodes
+   * placeholders without its null check, so a null in a SQLite boolean column would become 0:
+   * such a call gets no prepared statement (undefined) and is built the ordinary way.
+   */
+  const taskColumns: Record<string, { columnType: string }> = getTableColumns(tasks);
+  const shapes = new Map<string, (db: SqliteDb, params: Record<string, unknown>) => Promise<TaskRow[]>>();
+  const byShape = (kind: string, values: Record<string, unknown>, build: (db: SqliteDb) => { prepare(name?: string): unknown }) => {
+    const columns = Object.keys(values);
+    if (columns.some((column) => values[column] === null && taskColumns[column]?.columnType === 'SQLiteBoolean')) return undefined;
+    const shape = `${kind}:${columns.join(',')}`;
+    let statement = shapes.get(shape);
+    if (!statement) {
+      // The shapes come from our own code paths, a few dozen at most; PostgreSQL names must be short.
+      statement = dialect.prepareIn<TaskRow>(`${kind}_${createHash('sha1').update(shape).digest('hex').slice(0, 16)}`, build);
+      shapes.set(shape, statement);
+    }
+    return statement;
+  };
+  /**
+   * A placeholder per column. drizzle binds a placeholder in values() and set() like a value (with the
+   * column's encoder), but its types list only values, hence the cast back to the row's type.
+   */
+  const placeholders = <T extends object>(values: T, prefix = '') =>
+    Object.fromEntries(Object.keys(values).map((column) => [column, placeholder(prefix + column)])) as T;
+  const prefixed = (values: Record<string, unknown>, prefix: string) =>
+    Object.fromEntries(Object.entries(values).map(([column, value]) => [prefix + column, value]));
+  const defined = <T extends object>(values: T) =>
+    Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+
+  const changeSlots = (tx: SqliteDb, apiKeyId: string, by: 1 | -1) => slotsChange(tx, { apiKeyId, by });
 
   /**
    * Gives the task's slot back to its key, once: only the writer that clears holds_slot decrements.
@@ -245,16 +318,7 @@ export function createStore(source: Dialect | SqliteDb) {
                 : { kind: 'idempotency-conflict' };
             }
           }
-          const held = first(
-            await tx
-              .update(apiKeys)
-              .set({
-                creditBalance: sql`${apiKeys.creditBalance} - ${row.credits}`,
-                creditsHeld: sql`${apiKeys.creditsHeld} + ${row.credits}`,
-              })
-              .where(and(eq(apiKeys.id, row.apiKeyId), gte(apiKeys.creditBalance, row.credits)))
-              .returning({ slotsInUse: apiKeys.slotsInUse }),
-          );
+          const held = first(await holdCredits(tx, { apiKeyId: row.apiKeyId, credits: row.credits }));
           if (!held) {
             const account = first(
               await tx.select({ balance: apiKeys.creditBalance }).from(apiKeys).where(eq(apiKeys.id, row.apiKeyId)).limit(1),
@@ -263,11 +327,12 @@ export function createStore(source: Dialect | SqliteDb) {
           }
           // The key's row is locked by the hold above, so the slot count cannot move under us.
           const takesSlot =
-            slot !== undefined && held.slotsInUse < slot.maxActive && (await waitingTasks(tx, row.apiKeyId, null, 1)) === 0;
-          const [task] = await tx
-            .insert(tasks)
-            .values(takesSlot ? { ...row, holdsSlot: true, submittingUntil: slot.until } : { ...row, holdsSlot: false })
-            .returning();
+            slot !== undefined &&
+            held.slotsInUse < slot.maxActive &&
+            !toBoolean(first(await anyWaiting(tx, { apiKeyId: row.apiKeyId }))?.waiting);
+          const values = defined(takesSlot ? { ...row, holdsSlot: true, submittingUntil: slot.until } : { ...row, holdsSlot: false });
+          const insert = byShape('task_insert', values, (db) => db.insert(tasks).values(placeholders(values) as NewTaskRow).returning());
+          const [task] = insert ? await insert(tx, values) : await tx.insert(tasks).values(values as NewTaskRow).returning();
           if (takesSlot) await changeSlots(tx, row.apiKeyId, 1);
           await ledger(tx, row.apiKeyId, row.id, 'hold', row.credits, row.createdAt);
           return { kind: 'created', task: task as TaskRow };
@@ -295,17 +360,29 @@ export function createStore(source: Dialect | SqliteDb) {
           const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)).limit(1));
           if (owner) await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
         }
-        const updated = first(
-          await tx
+        const set = defined(change.set);
+        const charge = change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {};
+        const from = Object.fromEntries(change.from.map((status, n) => [`from${n}`, status]));
+        const cas = byShape(`task_cas${change.from.length}${change.settle === 'charge' ? 'c' : ''}`, set, (db) =>
+          db
             .update(tasks)
             .set({
-              ...change.set,
-              ...(change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {}),
-              updatedAt: now,
+              ...placeholders(set, 'set_'),
+              ...charge,
+              ...placeholders({ updatedAt: now }),
               version: sql`${tasks.version} + 1`,
             })
-            .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
+            .where(and(eq(tasks.id, placeholder('id')), inArray(tasks.status, Object.keys(from).map((name) => placeholder(name)))))
             .returning(),
+        );
+        const updated = first(
+          cas
+            ? await cas(tx, { ...prefixed(set, 'set_'), ...from, id, updatedAt: now })
+            : await tx
+                .update(tasks)
+                .set({ ...set, ...charge, updatedAt: now, version: sql`${tasks.version} + 1` })
+                .where(and(eq(tasks.id, id), inArray(tasks.status, [...change.from])))
+                .returning(),
         );
         if (!updated) return undefined;
         // A task that ends gives its slot at Kling back; the CAS above already made this writer the only one.
