@@ -59,10 +59,12 @@ export interface ApiKeysOptions {
 }
 
 export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntries = 10_000 }: ApiKeysOptions) {
+  // Keyed by the presented key itself, so a hit costs no hash: every authenticated request asks.
+  // Only keys that were valid get in, so random guesses cannot crowd it.
   const cache = new Map<string, { keyId: string; expiresAt: number }>();
 
   const forget = (keyId: string) => {
-    for (const [hash, entry] of cache) if (entry.keyId === keyId) cache.delete(hash);
+    for (const [presented, entry] of cache) if (entry.keyId === keyId) cache.delete(presented);
   };
 
   return {
@@ -85,18 +87,23 @@ export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntrie
     /** The key id for a presented key, or null for a missing, unknown or revoked key. */
     async authenticate(presented: string | null | undefined): Promise<string | null> {
       if (!presented?.startsWith(API_KEY_PREFIX)) return null;
-      const hash = hashApiKey(presented);
       const now = clock.now();
-      const cached = cache.get(hash);
+      const cached = cache.get(presented);
       if (cached && cached.expiresAt > now) return cached.keyId;
-      const row = await store.findApiKeyByHash(hash);
+      const row = await store.findApiKeyByHash(hashApiKey(presented));
       if (!row || row.revokedAt !== null) {
-        cache.delete(hash);
+        cache.delete(presented);
         return null;
       }
       if (cache.size >= cacheMaxEntries) cache.delete(cache.keys().next().value ?? '');
-      cache.set(hash, { keyId: row.id, expiresAt: now + cacheTtlMs });
+      cache.set(presented, { keyId: row.id, expiresAt: now + cacheTtlMs });
       return row.id;
+    },
+
+    /** The key id of a presented key this process validated within the cache's time, else null; no I/O. */
+    recentlyValid(presented: string): string | null {
+      const cached = cache.get(presented);
+      return cached && cached.expiresAt > clock.now() ? cached.keyId : null;
     },
 
     async account(keyId: string): Promise<Account | null> {

@@ -133,12 +133,28 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
     return name;
   };
 
+  // prom-client hashes a label object on every inc/observe; each operation's series are looked up once.
+  // Bounded: names by maxOperationNames, types and outcomes (error codes) are fixed sets.
+  const series = new Map<string, { count: ReturnType<typeof operations.labels>; duration: ReturnType<typeof operationDuration.labels> }>();
+  const seriesOf = (name: string, type: string, outcome: string) => {
+    const id = `${name}\u0000${type}\u0000${outcome}`;
+    let found = series.get(id);
+    if (!found) {
+      found = {
+        count: operations.labels({ operation_name: name, operation_type: type, outcome }),
+        duration: operationDuration.labels({ operation_name: name, operation_type: type }),
+      };
+      series.set(id, found);
+    }
+    return found;
+  };
+
   return {
     registry,
     operationFinished({ name, type, outcome, durationMs }: FinishedOperation) {
-      const labels = { operation_name: nameLabel(name), operation_type: type };
-      operations.inc({ ...labels, outcome });
-      if (durationMs !== undefined) operationDuration.observe(labels, durationMs / 1000);
+      const series = seriesOf(nameLabel(name), type, outcome);
+      series.count.inc();
+      if (durationMs !== undefined) series.duration.observe(durationMs / 1000);
     },
     subscriptionOpened(transport: SubscriptionTransport) {
       subscriptions.inc({ transport });
