@@ -249,9 +249,14 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
 
   const server = createServer(handle);
   const sockets = new Set<Socket>();
+  // One listener for every socket (node calls it with the socket as `this`): a WebSocket keeps its
+  // TCP socket for hours, and a closure per socket (with once()'s wrapper) would stay with it.
+  function untrack(this: Socket) {
+    sockets.delete(this);
+  }
   server.on('connection', (socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', untrack);
   });
   const ws = attachGraphqlWs({ server, yoga, resolveCaller: options.resolveCaller, limits: options.ws });
   let url: URL | undefined;

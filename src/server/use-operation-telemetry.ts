@@ -1,6 +1,7 @@
 // One request log line and one count per GraphQL operation, over HTTP, SSE and WebSocket alike: every
 // transport goes through yoga's envelop, so this plugin sees parse, validate, execute and subscribe.
 // Listed first among the plugins, so its after-hooks also see operations that a later plugin stopped.
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -11,6 +12,7 @@ import { isGraphQLError } from './errors.js';
 
 /** The parts of yoga's context (server half and resolver half) that the log line reads. */
 interface TelemetryContext {
+  /** Set for HTTP; a WebSocket operation gets its id when its line is written (see finish). */
   requestId?: string | undefined;
   /** Set by the WebSocket server only. */
   socket?: unknown;
@@ -33,8 +35,77 @@ interface OperationRecord {
   startedAt: number;
   name: string | null;
   type: string;
-  codes: Set<string>;
+  /** Made on the first error: a live subscription without one should not hold an empty Set. */
+  codes: Set<string> | undefined;
   finished: boolean;
+}
+
+const addCode = (record: OperationRecord, code: string) => (record.codes ??= new Set()).add(code);
+
+type SubscribeHooks = Exclude<Awaited<ReturnType<NonNullable<Plugin<TelemetryContext>['onSubscribe']>>>, void>;
+
+/** What an ObservedStream reports to the plugin. */
+interface StreamObserver {
+  payload(record: OperationRecord, result: ExecutionResult): void;
+  ended(context: TelemetryContext, record: OperationRecord, failure?: { error: unknown }): void;
+}
+
+/**
+ * A WebSocket subscription's stream, passed through unchanged while its payloads' error codes and its
+ * end are noted. envelop's onNext/onEnd/onSubscribeError hooks would do the same with a wrapper per
+ * hook kind and closures per subscription, which a gateway holding ten thousand sockets pays for
+ * all their lives; this is one small object. It sits innermost, so it sees payloads and errors as
+ * the executor made them, before masking, as the first plugin's hooks would. Over SSE the drain's
+ * farewell is wrapped around the stream, outside of anything set here, so SSE keeps the hooks.
+ */
+class ObservedStream implements AsyncIterableIterator<ExecutionResult> {
+  private iterator: AsyncIterator<ExecutionResult> | undefined;
+
+  constructor(
+    private readonly source: AsyncIterable<ExecutionResult>,
+    private readonly observer: StreamObserver,
+    private readonly context: TelemetryContext,
+    private readonly record: OperationRecord,
+  ) {}
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  private inner() {
+    return (this.iterator ??= this.source[Symbol.asyncIterator]());
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.inner()
+      .next()
+      .then(
+        (result) => {
+          if (result.done) this.observer.ended(this.context, this.record);
+          else this.observer.payload(this.record, result.value);
+          return result;
+        },
+        (error: unknown) => {
+          this.observer.ended(this.context, this.record, { error });
+          throw error;
+        },
+      );
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    try {
+      return (await this.inner().return?.()) ?? { done: true, value: undefined };
+    } finally {
+      this.observer.ended(this.context, this.record);
+    }
+  }
+
+  throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    const inner = this.inner();
+    // Rejects with the caller's own error when there is nothing to pass it to, as envelop's wrappers do.
+    if (!inner.throw) return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    return inner.throw(error);
+  }
 }
 
 export function isWebSocketContext(context: object): boolean {
@@ -62,7 +133,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       startedAt: performance.now(),
       name: context.params?.operationName ?? null,
       type: 'unknown',
-      codes: new Set(),
+      codes: undefined,
       finished: false,
     };
     records.set(context, record);
@@ -81,12 +152,14 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
     if (record.finished) return;
     record.finished = true;
     const durationMs = Math.round((performance.now() - record.startedAt) * 10) / 10;
-    const codes = [...record.codes];
+    const codes = [...(record.codes ?? [])];
     const outcome = codes[0] ?? 'ok';
     const transport: Transport = isWebSocketContext(context) ? 'ws' : record.type === 'subscription' ? 'sse' : 'http';
     logger.info(
       {
-        requestId: context.requestId,
+        // Made here for WebSocket operations: a UUID is built as a rope of ~30 string pieces, about
+        // 1 KB that a subscription would otherwise hold for its whole life just to print it at the end.
+        requestId: context.requestId ?? randomUUID(),
         transport,
         keyId: context.apiKeyId ?? context.caller?.apiKeyId ?? null,
         ...((context.isAdmin ?? context.caller?.isAdmin) ? { admin: true } : {}),
@@ -101,6 +174,33 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
     metrics?.operationFinished({ name: record.name, type: record.type, outcome, durationMs: stream ? undefined : durationMs });
   };
 
+  const observer: StreamObserver = {
+    payload(record, result) {
+      for (const code of codesOf(result)) addCode(record, code);
+    },
+    ended(context, record, failure) {
+      if (failure) addCode(record, errorCode(failure.error));
+      if (record.finished) return;
+      metrics?.subscriptionClosed('ws');
+      finish(context, record, true);
+    },
+  };
+  // The same object for every WebSocket subscription: it finds the operation's record through the context.
+  const webSocketHooks: SubscribeHooks = {
+    onSubscribeResult({ args, result, setResult }) {
+      const context = args.contextValue;
+      const record = recordOf(context);
+      if (!isAsyncIterable(result)) {
+        for (const code of codesOf(result)) addCode(record, code);
+        finish(context, record);
+        return undefined;
+      }
+      metrics?.subscriptionOpened('ws');
+      setResult(new ObservedStream(result, observer, context, record));
+      return undefined;
+    },
+  };
+
   return {
     // A request yoga refuses before it becomes an operation (CSRF check, a body that is not GraphQL
     // parameters) still gets its line; over HTTP the server context is the operation's context.
@@ -109,7 +209,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       const context = serverContext as TelemetryContext;
       if (response.status < 400 || response.status === 404 || records.has(context)) return;
       const record = start(context);
-      record.codes.add(`HTTP_${response.status}`);
+      addCode(record, `HTTP_${response.status}`);
       finish(context, record);
     },
     onParse({ context }) {
@@ -117,7 +217,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       return ({ result }) => {
         if (result instanceof Error) {
           const code = isGraphQLError(result) ? result.extensions['code'] : undefined;
-          record.codes.add(typeof code === 'string' ? code : 'GRAPHQL_PARSE_FAILED');
+          addCode(record, typeof code === 'string' ? code : 'GRAPHQL_PARSE_FAILED');
           finish(context, record);
         } else if (result) {
           describe(record, result as DocumentNode, context.params.operationName);
@@ -130,7 +230,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
         const record = recordOf(context);
         for (const error of result as readonly GraphQLError[]) {
           const code = error.extensions['code'];
-          record.codes.add(typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED');
+          addCode(record, typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED');
         }
         finish(context, record);
       };
@@ -141,9 +241,9 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       describe(record, args.document as DocumentNode, args.operationName as string | null | undefined);
       return {
         onExecuteDone({ result }) {
-          if (!isAsyncIterable(result)) for (const code of codesOf(result)) record.codes.add(code);
+          if (!isAsyncIterable(result)) for (const code of codesOf(result)) addCode(record, code);
           // A mutation over its rate limit answers RateLimitedError as data; the log still says so.
-          if (context.rateLimited) record.codes.add('RATE_LIMITED');
+          if (context.rateLimited) addCode(record, 'RATE_LIMITED');
           finish(context, record);
         },
       };
@@ -152,6 +252,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       const context = args.contextValue;
       const record = recordOf(context);
       describe(record, args.document as DocumentNode, args.operationName as string | null | undefined);
+      if (isWebSocketContext(context)) return webSocketHooks;
       let open: SubscriptionTransport | undefined;
       // envelop's onEnd misses a stream that throws (nobody returns it then), so an error ends it too.
       const end = () => {
@@ -162,21 +263,21 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       return {
         onSubscribeResult({ result }) {
           if (!isAsyncIterable(result)) {
-            for (const code of codesOf(result)) record.codes.add(code);
+            for (const code of codesOf(result)) addCode(record, code);
             finish(context, record);
             return undefined;
           }
-          open = isWebSocketContext(context) ? 'ws' : 'sse';
+          open = 'sse';
           metrics?.subscriptionOpened(open);
           return {
             onNext({ result: payload }) {
-              for (const code of codesOf(payload)) record.codes.add(code);
+              for (const code of codesOf(payload)) addCode(record, code);
             },
             onEnd: end,
           };
         },
         onSubscribeError({ error }) {
-          record.codes.add(errorCode(error));
+          addCode(record, errorCode(error));
           end();
         },
       };

@@ -1,12 +1,11 @@
 // graphql-ws on the HTTP server's /graphql path. Every operation goes through yoga.getEnveloped, so
 // WebSocket gets the same parse/validate caches, context, plugins and error masking as HTTP.
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { createGraphQLError } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { Caller, CallerResolver } from './caller.js';
 import { isGraphQLError } from './errors.js';
 import type { GatewayYoga } from './yoga.js';
@@ -69,55 +68,132 @@ function operationErrors(errors: readonly GraphQLError[]): GraphQLError[] {
 /** 1008 (policy violation): graphql-ws reserves 4429 for a repeated connection_init. */
 const TOO_MANY_CONNECTIONS = 1008;
 
+/**
+ * graphql-ws keeps the HTTP upgrade request in ctx.extra for as long as the socket lives. Nothing
+ * here reads it after the handshake (the caller comes from connection_init), and with its headers
+ * and stream state it is about 1 KB per socket, so it is let go.
+ */
+function dropUpgradeRequest(extra: Extra) {
+  (extra as { request: Extra['request'] | undefined }).request = undefined;
+}
+
+/**
+ * Pings every open socket each `intervalMs` and terminates the ones that have not answered the
+ * previous ping by then: graphql-ws's keep-alive, with one timer for all sockets instead of an
+ * interval (and a pong timer) per socket.
+ */
+function startKeepAlive(wss: WebSocketServer, intervalMs: number) {
+  if (intervalMs <= 0) return () => undefined;
+  const unanswered = new Set<WebSocket>();
+  // One function for every socket; ws calls it with the socket as `this`.
+  function answered(this: WebSocket) {
+    unanswered.delete(this);
+  }
+  wss.on('connection', (socket) => socket.on('pong', answered));
+  const timer = setInterval(() => {
+    // A socket closed since its ping is already CLOSED, and terminate() leaves it alone.
+    for (const socket of unanswered) socket.terminate();
+    unanswered.clear();
+    for (const socket of wss.clients) {
+      if (socket.readyState !== WebSocket.OPEN) continue;
+      unanswered.add(socket);
+      socket.ping();
+    }
+  }, intervalMs);
+  // The sockets keep the process alive while they are open; the timer needs not.
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * Closes with 4408 a socket that sends no connection_init within `timeoutMs`. graphql-ws has this
+ * too, but its timer stays referenced from the socket's close handler for the socket's whole life;
+ * this one is let go at connection_init.
+ */
+function startConnectionInitDeadline(wss: WebSocketServer, timeoutMs: number) {
+  const deadlines = new Map<WebSocket, NodeJS.Timeout>();
+  wss.on('connection', (socket) => {
+    deadlines.set(
+      socket,
+      setTimeout(() => {
+        deadlines.delete(socket);
+        socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      }, timeoutMs),
+    );
+  });
+  return {
+    /** connection_init arrived, or the socket closed first. */
+    met(socket: WebSocket) {
+      clearTimeout(deadlines.get(socket));
+      deadlines.delete(socket);
+    },
+    stop() {
+      for (const timer of deadlines.values()) clearTimeout(timer);
+      deadlines.clear();
+    },
+  };
+}
+
 export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: GatewayWsOptions) {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
-  const callers = new WeakMap<object, Caller>();
+  /** Sockets that passed onConnect; those of a key are the ones counted in socketsPerKey. */
+  const callers = new WeakMap<WebSocket, Caller>();
   const socketsPerKey = new Map<string, number>();
   const release = (keyId: string) => {
     const left = (socketsPerKey.get(keyId) ?? 1) - 1;
     if (left <= 0) socketsPerKey.delete(keyId);
     else socketsPerKey.set(keyId, left);
   };
+  const stopKeepAlive = startKeepAlive(wss, limits.keepAliveMs);
+  const initDeadline = startConnectionInitDeadline(wss, limits.connectionInitTimeoutMs);
 
   const disposable = useServer(
     {
       // The enveloped execute/subscribe ride on rootValue; graphql-ws hands the args straight back.
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+      // Off here: startConnectionInitDeadline and startKeepAlive (useServer's last argument) do both.
+      connectionInitWaitTimeout: 0,
       onConnect: async (ctx) => {
+        const { socket } = ctx.extra;
+        initDeadline.met(socket);
+        dropUpgradeRequest(ctx.extra);
         const caller = await resolveCaller(ctx.connectionParams?.['authorization']);
         if (caller.rejected) {
-          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: invalid API key');
+          socket.close(CloseCode.Forbidden, 'Forbidden: invalid API key');
           return false;
         }
+        // Closed while the key was looked up: onClose has run already, so nothing may be counted now.
+        if (socket.readyState !== WebSocket.OPEN) return false;
         const keyId = caller.apiKeyId;
         if (keyId !== null) {
           const open = socketsPerKey.get(keyId) ?? 0;
           if (open >= limits.maxConnectionsPerKey) {
-            ctx.extra.socket.close(TOO_MANY_CONNECTIONS, 'Too many connections for this API key');
+            socket.close(TOO_MANY_CONNECTIONS, 'Too many connections for this API key');
             return false;
           }
           socketsPerKey.set(keyId, open + 1);
-          ctx.extra.socket.once('close', () => release(keyId));
         }
-        callers.set(ctx.extra.socket, caller);
+        callers.set(socket, caller);
         return true;
+      },
+      // One hook for every socket, rather than a close listener (and closure) per socket.
+      onClose: (ctx) => {
+        initDeadline.met(ctx.extra.socket);
+        const keyId = callers.get(ctx.extra.socket)?.apiKeyId;
+        if (keyId) release(keyId);
       },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already reserved this operation's id in ctx.subscriptions, so it counts itself.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
           return [createGraphQLError('Too many operations on this connection.', { extensions: { code: 'RATE_LIMITED' } })];
         }
-        const caller = callers.get(ctx.extra.socket);
+        // Only what the plugins and the context read: the operation's context lives as long as a
+        // subscription, so a copy of graphql-ws's context (and the upgrade request) would too.
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
-          caller,
-          // The socket carries many operations; each gets its own id in the request log.
-          requestId: randomUUID(),
+          caller: callers.get(ctx.extra.socket),
         }) as Enveloped;
         let document: DocumentNode;
         try {
@@ -141,11 +217,13 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: Gateway
       },
     },
     wss,
-    limits.keepAliveMs,
+    0,
   );
 
   return {
     async close() {
+      stopKeepAlive();
+      initDeadline.stop();
       // dispose() closes every socket with 1001 (going away) and completes their operations.
       await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));

@@ -1,7 +1,8 @@
 // graphql-yoga with our schema, context, error masking and the caller gate. Used by HTTP, SSE and WS alike.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
-import { createYoga } from 'graphql-yoga';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { RequestCache } from '@pothos/plugin-scope-auth';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -27,8 +28,26 @@ export interface ServerContext {
   res?: ServerResponse;
   /** Set by the WebSocket server, which authenticated the connection once in onConnect. */
   caller?: Caller;
-  /** One per HTTP request or WebSocket operation; in the request log line and the `x-request-id` header. */
+  /**
+   * One per HTTP request; in the request log line and the `x-request-id` header. A WebSocket
+   * operation has no header to echo it in and gets its id when its log line is written.
+   */
   requestId?: string;
+}
+
+/**
+ * Pothos scope-auth caches scope results per context (five Maps, about 1 KB) in a WeakMap keyed by
+ * the context, and a subscription's context lives as long as the subscription. Scopes are checked
+ * when the subscription starts (authorizeOnSubscribe), so the cache goes once it has started; a
+ * field that needed scopes later would build it again.
+ */
+function useReleaseScopeCacheOnSubscribe(): Plugin {
+  const hooks = {
+    onSubscribeResult({ args }: { args: { contextValue: object } }) {
+      RequestCache.clearForContext(args.contextValue);
+    },
+  };
+  return { onSubscribe: () => hooks };
 }
 
 export interface GatewayYogaOptions {
@@ -98,6 +117,7 @@ query Me {
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useRequireCaller(),
       useRateLimit(options.rateLimiter),
+      useReleaseScopeCacheOnSubscribe(),
     ],
   });
 }
