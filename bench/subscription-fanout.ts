@@ -22,13 +22,15 @@
 //
 //   npx tsx bench/subscription-fanout.ts                   10,000 subscriptions
 //   BENCH_SUBSCRIPTIONS=2000 npx tsx bench/subscription-fanout.ts
+//   BENCH_CPU_PROFILE=1 npx tsx bench/subscription-fanout.ts   also writes each server's CPU profile of the
+//                                                              fan-out phase to bench/results/profiles/
 //
 // Everything listens on 127.0.0.1; the run stops itself after BENCH_MAX_SECONDS and kills its children.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
@@ -38,7 +40,7 @@ import { cpuPercent, gatewayEnv, sampleProcess, startGateway, startNodeChild, ty
 import { forEachConcurrently } from './lib/concurrency.js';
 import { createApiKey, submitTask } from './lib/gateway-api.js';
 import { INSPECTOR_PATTERN, openInspector, type Inspector } from './lib/inspector.js';
-import { distribution, envNumber, formatMs, formatRatio, machine, printTable, verdict, writeResult, type Distribution } from './lib/report.js';
+import { distribution, envFlag, envNumber, resultsDir, formatMs, formatRatio, machine, printTable, verdict, writeResult, type Distribution } from './lib/report.js';
 import { openSubscriber, type Subscriber } from './lib/ws-subscriber.js';
 
 const settings = {
@@ -52,6 +54,8 @@ const settings = {
   /** Per phase (opening, delivery): what is not there by then counts as missing. */
   phaseTimeoutSeconds: envNumber('BENCH_PHASE_TIMEOUT_SECONDS', 60),
   maxSeconds: envNumber('BENCH_MAX_SECONDS', 300),
+  /** Samples each server's CPU during the fan-out phase only (through the inspector). */
+  cpuProfile: envFlag('BENCH_CPU_PROFILE'),
 };
 const TARGET_BYTES_PER_SUBSCRIPTION = 20 * 1024;
 const TARGET_FANOUT_RATIO = 1.2;
@@ -196,10 +200,17 @@ async function measure(run: BenchRun, target: Target): Promise<Phase> {
     allDelivered = waitUntil(() => deliveredCount === count, phaseMs);
     const triggerStarted = Date.now();
     const cpuBefore = sampleProcess(target.pid);
+    if (settings.cpuProfile) await target.inspector.startCpuProfile();
     await forEachConcurrently(count, settings.triggerConcurrency, (index) => target.change(pool, index));
     const triggerSeconds = (Date.now() - triggerStarted) / 1000;
     await allDelivered.reached;
     const cpuAfter = sampleProcess(target.pid);
+    if (settings.cpuProfile) {
+      const file = join(resultsDir, 'profiles', `${target.name.replace(/\W+/g, '-')}-fanout.cpuprofile`);
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, JSON.stringify(await target.inspector.stopCpuProfile()));
+      run.log(`${target.name}: fan-out profile in ${file}`);
+    }
     await pool.close();
 
     const latencies: number[] = [];

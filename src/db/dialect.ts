@@ -86,31 +86,91 @@ function withStatementCache(sqlite: Database.Database): Database.Database {
   });
 }
 
+/** Transactions that share one commit at most; bounds how long the first of them waits for it. */
+const GROUP_COMMIT_MAX = 64;
+
+interface PendingTransaction {
+  fn: (tx: SqliteDb) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit. Every transaction waits for the one connection anyway; those that queued up while it
+ * was busy run together in one BEGIN IMMEDIATE … COMMIT, each inside its own savepoint, so one that
+ * fails rolls back alone, as if it had run by itself. A commit writes every page it touched to the WAL,
+ * and that write was the largest cost of a status change; now one write carries up to 64 of them.
+ * Nobody hears "done" before the shared COMMIT, and if the COMMIT fails, every transaction in it fails.
+ */
+function createGroupCommit(sqlite: Database.Database, db: SqliteDb, exclusive: <T>(fn: () => Promise<T>) => Promise<T>) {
+  const statement = (source: string) => sqlite.prepare(source);
+  // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
+  const begin = statement('BEGIN IMMEDIATE');
+  const commit = statement('COMMIT');
+  const rollback = statement('ROLLBACK');
+  const savepoint = statement('SAVEPOINT grouped');
+  const release = statement('RELEASE grouped');
+  const rollbackTo = statement('ROLLBACK TO grouped');
+  const queue: PendingTransaction[] = [];
+  let drainQueued = false;
+
+  const runBatch = async (batch: PendingTransaction[]) => {
+    const outcomes: (() => void)[] = [];
+    try {
+      begin.run();
+      for (const job of batch) {
+        savepoint.run();
+        try {
+          const value = await job.fn(db);
+          release.run();
+          outcomes.push(() => job.resolve(value));
+        } catch (error) {
+          // SQLite ends the whole transaction on some errors (a full disk, say): then all of it is lost.
+          if (!sqlite.inTransaction) throw error;
+          rollbackTo.run();
+          release.run();
+          outcomes.push(() => job.reject(error));
+        }
+      }
+      commit.run();
+    } catch (error) {
+      if (sqlite.inTransaction) rollback.run();
+      for (const job of batch) job.reject(error);
+      return;
+    }
+    for (const settle of outcomes) settle();
+  };
+
+  const drain = async () => {
+    drainQueued = false;
+    const batch = queue.splice(0, GROUP_COMMIT_MAX);
+    if (queue.length > 0) queueDrain();
+    if (batch.length > 0) await runBatch(batch);
+  };
+  const queueDrain = () => {
+    drainQueued = true;
+    // After this turn's I/O callbacks (setImmediate runs after the poll phase): the requests that
+    // arrived together queue their transactions first, and then share one commit.
+    setImmediate(() => void exclusive(drain));
+  };
+
+  return <T>(fn: (tx: SqliteDb) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!drainQueued) queueDrain();
+    });
+}
+
 export function createSqliteDialect(sqlite: Database.Database): Dialect {
   const db = drizzleSqlite(withStatementCache(sqlite), { schema: sqliteSchema });
   // One connection serves every caller. An async transaction yields between statements, so without
   // this lock another request's statement could run inside it (and be rolled back with it).
   const exclusive = createMutex();
-  const begin = sqlite.prepare('BEGIN IMMEDIATE');
-  const commit = sqlite.prepare('COMMIT');
-  const rollback = sqlite.prepare('ROLLBACK');
   return {
     kind: 'sqlite',
     db,
     tables: sqliteSchema,
-    transaction: (fn) =>
-      exclusive(async () => {
-        // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading read locks.
-        begin.run();
-        try {
-          const result = await fn(db);
-          commit.run();
-          return result;
-        } catch (error) {
-          if (sqlite.inTransaction) rollback.run();
-          throw error;
-        }
-      }),
+    transaction: createGroupCommit(sqlite, db, exclusive),
     run: (fn) => exclusive(() => fn(db)),
     // SQLite has one writer at a time; the IMMEDIATE transaction already serialises claims.
     skipLocked: (query) => query,

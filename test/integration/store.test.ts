@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, openSqlite, type OpenedDatabase } from '../../src/db/connection.js';
 import type { NewTaskRow } from '../../src/db/schema.js';
@@ -123,6 +124,33 @@ describe.each(SCALE_OUT ? ['sqlite', 'postgres'] : ['sqlite'])('the store on %s'
     const cleared = await store.transition(other.task.id, { from: ['QUEUED'], set: { failureRetryable: null, checkAttempts: 3 } }, NOW + 5);
     expect(cleared).toMatchObject({ failureRetryable: null, checkAttempts: 3, updatedAt: NOW + 5 });
     expect(await store.getTask(other.task.id)).toMatchObject({ failureRetryable: null, checkAttempts: 3 });
+  });
+});
+
+describe('group commit on SQLite', () => {
+  it('runs transactions that queued together in one commit, and rolls back only the one that failed', async () => {
+    const opened = await openDatabase({ url: ':memory:', poolSize: 1 });
+    try {
+      const store = createStore(opened.dialect);
+      const key = await store.insertApiKey(
+        { id: 'key_group', name: 'group', keyHash: 'hash_group', keyPrefix: 'kgw_x', webhookSecret: 'whsec_x', createdAt: NOW },
+        0,
+      );
+      const { apiKeys } = opened.dialect.tables;
+      // All queued before the connection is free, so they share one batch: the failure sits in its middle.
+      const before = Array.from({ length: 10 }, (_, n) => store.grantCredits(key.id, n + 1, NOW));
+      const failing = opened.dialect.transaction(async (tx) => {
+        await tx.update(apiKeys).set({ creditBalance: 1_000_000 }).where(eq(apiKeys.id, key.id));
+        throw new Error('refused halfway');
+      });
+      const after = Array.from({ length: 10 }, () => store.grantCredits(key.id, 100, NOW));
+      await expect(failing).rejects.toThrow('refused halfway');
+      await Promise.all([...before, ...after]);
+      expect((await store.getApiKey(key.id))?.creditBalance).toBe(55 + 1_000);
+      expect((await store.ledgerTotals(key.id)).grant).toBe(55 + 1_000);
+    } finally {
+      await opened.close();
+    }
   });
 });
 
