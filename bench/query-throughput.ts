@@ -227,7 +227,6 @@ runBench({ maxSeconds: settings.maxSeconds }, async (run) => {
     '',
     '',
     '',
-    '',
     settings.cpuProfile ? 'profiled' : verdict(met),
   ]);
   printTable(
