@@ -139,6 +139,13 @@ export function createStore(source: Dialect | SqliteDb) {
       })
       .returning({ id: creditLedger.id }),
   );
+  /** The key's QUEUED tasks that wait for a slot at Kling (none reserved). */
+  const waitingIn = (apiKeyId: string | ReturnType<typeof placeholder>) =>
+    and(eq(tasks.apiKeyId, apiKeyId), eq(tasks.status, 'QUEUED'), eq(tasks.holdsSlot, false));
+  /** Tasks created before `position`, in (createdAt, id) order: the queue's and the task list's order. */
+  const createdBefore = (position: TaskPosition) =>
+    or(lt(tasks.createdAt, position.createdAt), and(eq(tasks.createdAt, position.createdAt), lt(tasks.id, position.id)));
+
   const ledger = (tx: SqliteDb, apiKeyId: string, taskId: string | null, kind: LedgerKind, amount: number, now: number) =>
     ledgerRow(tx, { apiKeyId, taskId, kind, amount, createdAt: now });
   const holdCredits = dialect.prepareIn<{ slotsInUse: number }>('hold_credits', (db) =>
@@ -161,11 +168,7 @@ export function createStore(source: Dialect | SqliteDb) {
   const anyWaiting = dialect.prepareIn<{ waiting: unknown }>('any_waiting', (db) =>
     db
       .select({
-        waiting: sql`exists (select 1 from ${tasks} where ${and(
-          eq(tasks.apiKeyId, placeholder('apiKeyId')),
-          eq(tasks.status, 'QUEUED'),
-          eq(tasks.holdsSlot, false),
-        )})`,
+        waiting: sql`exists (select 1 from ${tasks} where ${waitingIn(placeholder('apiKeyId'))})`,
       })
       .from(apiKeys)
       .where(eq(apiKeys.id, placeholder('apiKeyId'))),
@@ -205,6 +208,17 @@ export function createStore(source: Dialect | SqliteDb) {
   const changeSlots = (tx: SqliteDb, apiKeyId: string, by: 1 | -1) => slotsChange(tx, { apiKeyId, by });
 
   /**
+   * Locks the row of the task's key and returns the key's id (undefined for an unknown task). Lock
+   * order key → task, as reserveSubmitSlot and insertTaskWithHold take them, so two transactions on
+   * one key never wait for each other in a circle (PostgreSQL).
+   */
+  const lockKeyOf = async (tx: SqliteDb, taskId: string) => {
+    const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, taskId)));
+    if (owner) await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
+    return owner?.apiKeyId;
+  };
+
+  /**
    * Gives the task's slot back to its key, once: only the writer that clears holds_slot decrements.
    * The caller holds the key's lock. `status` further limits it to a task still in that state.
    */
@@ -218,16 +232,14 @@ export function createStore(source: Dialect | SqliteDb) {
   };
 
   /**
-   * The key's QUEUED tasks waiting for a slot (none reserved) that are older than `than` (all of them
-   * when null), counted up to `upTo`: the answer only has to say whether they fill the free slots.
+   * The key's tasks waiting for a slot that are older than `than`, counted up to `upTo`: the answer
+   * only has to say whether they fill the free slots.
    */
-  const waitingTasks = async (tx: SqliteDb, apiKeyId: string, than: Pick<TaskRow, 'id' | 'createdAt'> | null, upTo: number) => {
-    const older =
-      than === null ? undefined : or(lt(tasks.createdAt, than.createdAt), and(eq(tasks.createdAt, than.createdAt), lt(tasks.id, than.id)));
+  const olderWaiting = async (tx: SqliteDb, apiKeyId: string, than: TaskPosition, upTo: number) => {
     const bounded = tx
       .select({ one: sql`1`.as('one') })
       .from(tasks)
-      .where(and(eq(tasks.apiKeyId, apiKeyId), eq(tasks.status, 'QUEUED'), eq(tasks.holdsSlot, false), older))
+      .where(and(waitingIn(apiKeyId), createdBefore(than)))
       .limit(upTo)
       .as('bounded');
     const [row] = await tx.select({ n: sql`count(*)` }).from(bounded);
@@ -354,12 +366,8 @@ export function createStore(source: Dialect | SqliteDb) {
     async transition(id: string, change: Transition, now: number): Promise<TaskRow | undefined> {
       const ends = change.set.status !== undefined && isTerminal(change.set.status as TaskStatus);
       return transaction(async (tx) => {
-        if (change.settle || ends) {
-          // Lock order key → task, as reserveSubmitSlot and insertTaskWithHold take them, so two
-          // transactions on one key never wait for each other in a circle (PostgreSQL).
-          const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)).limit(1));
-          if (owner) await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
-        }
+        // Credits and slots live on the key's row.
+        if (change.settle || ends) await lockKeyOf(tx, id);
         const set = defined(change.set);
         const charge = change.settle === 'charge' ? { creditsCharged: sql`${tasks.credits}` } : {};
         const from = Object.fromEntries(change.from.map((status, n) => [`from${n}`, status]));
@@ -426,7 +434,7 @@ export function createStore(source: Dialect | SqliteDb) {
       if (f?.createdTo !== undefined) conditions.push(lte(tasks.createdAt, f.createdTo));
       const o = page.olderThan;
       const n = page.newerThan;
-      const older = o && or(lt(tasks.createdAt, o.createdAt), and(eq(tasks.createdAt, o.createdAt), lt(tasks.id, o.id)));
+      const older = o && createdBefore(o);
       const newer = n && or(gt(tasks.createdAt, n.createdAt), and(eq(tasks.createdAt, n.createdAt), gt(tasks.id, n.id)));
       if (older) conditions.push(older);
       if (newer) conditions.push(newer);
@@ -497,11 +505,10 @@ export function createStore(source: Dialect | SqliteDb) {
           .returning({ id: tasks.id });
       if (status !== 'QUEUED') return run(async (db) => (await schedule(db)).length > 0);
       return transaction(async (tx) => {
-        const owner = first(await tx.select({ apiKeyId: tasks.apiKeyId }).from(tasks).where(eq(tasks.id, id)));
-        if (!owner) return false;
-        // Key first, as every slot change takes it; then release only while the task is still queued.
-        await dialect.forUpdate(tx.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.id, owner.apiKeyId)));
-        await releaseSlot(tx, id, owner.apiKeyId, 'QUEUED');
+        const apiKeyId = await lockKeyOf(tx, id);
+        if (apiKeyId === undefined) return false;
+        // Only while the task is still queued: one already at Kling keeps its slot.
+        await releaseSlot(tx, id, apiKeyId, 'QUEUED');
         return (await schedule(tx)).length > 0;
       });
     },
@@ -527,7 +534,7 @@ export function createStore(source: Dialect | SqliteDb) {
             .returning({ id: tasks.id });
         if (current.holdsSlot) return (await reserve(eq(tasks.holdsSlot, true), {})).length > 0;
         const free = maxActive - key.slotsInUse;
-        if (free <= 0 || (await waitingTasks(tx, task.apiKeyId, task, free)) >= free) return false;
+        if (free <= 0 || (await olderWaiting(tx, task.apiKeyId, task, free)) >= free) return false;
         if ((await reserve(eq(tasks.holdsSlot, false), { holdsSlot: true })).length === 0) return false;
         await changeSlots(tx, task.apiKeyId, 1);
         return true;
@@ -599,14 +606,7 @@ export function createStore(source: Dialect | SqliteDb) {
           await db
             .select({ n: sql`count(*)` })
             .from(tasks)
-            .where(
-              and(
-                eq(tasks.apiKeyId, apiKeyId),
-                eq(tasks.status, 'QUEUED'),
-                eq(tasks.holdsSlot, false),
-                or(lt(tasks.createdAt, createdAt), and(eq(tasks.createdAt, createdAt), lt(tasks.id, id))),
-              ),
-            ),
+            .where(and(waitingIn(apiKeyId), createdBefore({ createdAt, id }))),
         );
         return toNumber(row?.n ?? 0) + 1;
       });
