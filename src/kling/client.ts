@@ -3,7 +3,8 @@
 import { Pool } from 'undici';
 import { computeBackoffMs, retryAfterMs } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
-import { loadKlingTask, loadKlingTaskList, parseKlingResponse, type KlingRequestKind } from './envelope.js';
+import { loadKlingTask, loadKlingTaskList, parseKlingResponse, readTaskOrAbsent, type KlingRequestKind } from './envelope.js';
+import { isDuplicateExternalIdRefusal, isNotFoundAnswer } from './refusals.js';
 import { KlingApiError, isKlingApiError } from './errors.js';
 import { createKlingTokenSigner } from './jwt.js';
 import type {
@@ -142,6 +143,11 @@ const isStaleToken = (error: KlingApiError) => error.klingCode === 1003 || error
  */
 const isRetryableCreate = (error: KlingApiError) => error.retryable && error.kind !== 'concurrency_limited';
 
+/** Kling's own "we are in trouble" codes: retry no sooner than a second later, and look a create up first. */
+const SERVER_TROUBLE_CODES: ReadonlySet<number> = new Set([5000, 5001, 5002]);
+const SERVER_TROUBLE_MIN_WAIT_MS = 1_000;
+const isServerTrouble = (error: KlingApiError) => error.klingCode !== undefined && SERVER_TROUBLE_CODES.has(error.klingCode);
+
 type Outcome =
   | { ok: true; data: unknown }
   | { ok: false; error: KlingApiError; retryAfterMs: number | undefined; token: string };
@@ -244,6 +250,8 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
     ambiguousIfAborted: boolean,
   ): Promise<void> {
     let delayMs = computeBackoffMs(retryIndex, { baseMs: retry.baseMs, maxMs: retry.maxMs, random });
+    // Kling asks for at least a second before retrying after its own 5000/5001/5002.
+    if (isServerTrouble(outcome.error)) delayMs = Math.max(delayMs, SERVER_TROUBLE_MIN_WAIT_MS);
     // A server that names a wait knows better than our jitter, up to the cap we promised our own callers.
     if (outcome.retryAfterMs !== undefined) delayMs = Math.max(delayMs, Math.min(outcome.retryAfterMs, retry.maxMs));
     const { error } = outcome;
@@ -287,15 +295,30 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
     }
   }
 
+  /**
+   * One task, or null when Kling says it does not know it. Kling documents no such answer, so each
+   * plausible shape counts: 404/1203, 400/1201, or success with empty data. The caller decides what a
+   * not-found means: one never ends a task (see tasks/absence.ts).
+   */
   async function readTaskOrNull(path: string, signal: AbortSignal | undefined): Promise<KlingTask | null> {
     let data: unknown;
     try {
       data = await read(path, signal);
     } catch (error) {
-      if (isKlingApiError(error) && error.kind === 'not_found') return null;
+      if (isKlingApiError(error) && (error.kind === 'not_found' || isNotFoundAnswer(error))) return null;
       throw error;
     }
-    return loadKlingTask(data, 'read');
+    return readTaskOrAbsent(data);
+  }
+
+  /** Our task at Kling by our own id, before a resend or after a duplicate refusal. */
+  async function lookUp(request: KlingCreateTaskRequest, signal: AbortSignal | undefined): Promise<KlingTask | null> {
+    try {
+      return await client.findTaskByExternalId(request.endpoint, request.externalTaskId, { signal });
+    } catch (error) {
+      // Without an answer we cannot tell whether resending would create a second task, so we stop here.
+      throw isKlingApiError(error) ? asAmbiguous(error) : error;
+    }
   }
 
   const client = {
@@ -311,13 +334,7 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
 
       for (let attempt = 1; ; attempt += 1) {
         if (mustLookUp) {
-          let found: KlingTask | null;
-          try {
-            found = await client.findTaskByExternalId(request.endpoint, request.externalTaskId, { signal });
-          } catch (error) {
-            // Without an answer we cannot tell whether resending would create a second task, so we stop here.
-            throw isKlingApiError(error) ? asAmbiguous(error) : error;
-          }
+          const found = await lookUp(request, signal);
           if (found !== null) {
             logger.debug({ externalTaskId: request.externalTaskId, taskId: found.taskId, attempt }, 'Kling task found after ambiguous create');
             return found;
@@ -346,6 +363,14 @@ export function createKlingClient(options: KlingClientOptions): KlingClient {
           attempt -= 1;
           continue;
         }
+        if (isDuplicateExternalIdRefusal(error)) {
+          // Our external id exists at Kling, so the task does: an earlier send (ours, or one whose answer
+          // was lost) created it. Adopt it; if it cannot be read back yet, the caller must look again later.
+          const found = await lookUp(request, signal);
+          if (found !== null) return found;
+          throw asAmbiguous(error);
+        }
+        if (isServerTrouble(error)) mustLookUp = true;
         if (!isRetryableCreate(error) || attempt >= retry.maxAttempts) throw mayExist ? asAmbiguous(error) : error;
         await pause(attempt - 1, outcome, { method: 'POST', path, attempt, externalTaskId: request.externalTaskId }, signal, mayExist);
       }

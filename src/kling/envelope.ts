@@ -1,8 +1,12 @@
 // The one place Kling's answers are judged (kling-api.md sections 5 and 7): success, which error, and
 // whether a create may have happened anyway. Every response of every call goes through parseKlingResponse.
 import { KLING_CODES, KlingApiError, type KlingErrorKind } from './errors.js';
+import { formatKlingError } from './refusals.js';
 import { KLING_TASK_STATUSES, type KlingTask, type KlingTaskStatus } from './types.js';
 import { wireEnvelopeSchema, wireTaskSchema, type WireTask } from './wire.js';
+
+// The wording-based predicates live in refusals.ts; re-exported so callers judge answers from one module.
+export { isDuplicateExternalIdRefusal, isNotFoundAnswer, readKlingMessage } from './refusals.js';
 
 /**
  * What the request was. Only a `create` can be ambiguous: a read that failed changed nothing, while a
@@ -53,6 +57,15 @@ function unreadable(httpStatus: number, requestKind: KlingRequestKind, reason: s
       cause,
     });
   }
+  if (httpStatus === 429) {
+    // A proxy throttling in front of Kling: the request went no further, so it is "not now", not a protocol change.
+    return new KlingApiError(`Kling answered HTTP 429 without a readable envelope: ${reason}`, {
+      kind: 'rate_limited',
+      retryable: true,
+      httpStatus,
+      cause,
+    });
+  }
   return new KlingApiError(`Kling answered HTTP ${httpStatus} without a readable envelope: ${reason}`, {
     kind: 'protocol',
     retryable: false,
@@ -78,7 +91,9 @@ export function parseKlingResponse(httpStatus: number, bodyText: string, request
   if (!parsed.success) {
     throw unreadable(httpStatus, requestKind, 'no code/message envelope', parsed.error);
   }
-  const { code, message, request_id: requestId, data } = parsed.data;
+  const { code, data } = parsed.data;
+  const message = parsed.data.message ?? '';
+  const requestId = parsed.data.request_id;
 
   if (code === 0) {
     if (isSuccessStatus(httpStatus)) return data;
@@ -95,7 +110,7 @@ export function parseKlingResponse(httpStatus: number, bodyText: string, request
   const known = KLING_CODES[code];
   const { kind, retryable } = known ?? classifyByStatus(httpStatus);
   const mayHaveApplied = known !== undefined ? MAYBE_APPLIED_CODES.has(code) : httpStatus >= 500;
-  throw new KlingApiError(`Kling error ${code}: ${message}`, {
+  throw new KlingApiError(formatKlingError(code, message), {
     kind,
     retryable,
     klingCode: code,
@@ -124,12 +139,13 @@ export function toKlingTask(wire: WireTask, requestKind: KlingRequestKind = 'rea
   }
   const videos = (wire.task_result?.videos ?? []).map((video) => {
     const durationSeconds = Number(video.duration);
-    if (video.duration.trim() === '' || !Number.isFinite(durationSeconds)) {
-      throw protocolError(`Kling video ${video.id} has unreadable duration "${video.duration}"`, requestKind);
+    if ((typeof video.duration === 'string' && video.duration.trim() === '') || !Number.isFinite(durationSeconds)) {
+      throw protocolError(`Kling video ${video.id} has unreadable duration "${String(video.duration)}"`, requestKind);
     }
     return { id: video.id, url: video.url, durationSeconds };
   });
   const externalTaskId = wire.task_info?.external_task_id;
+  const deduction = wire.final_unit_deduction;
   return {
     taskId: wire.task_id,
     status: wire.task_status,
@@ -138,7 +154,7 @@ export function toKlingTask(wire: WireTask, requestKind: KlingRequestKind = 'rea
     createdAt: wire.created_at,
     updatedAt: wire.updated_at,
     videos,
-    finalUnitDeduction: wire.final_unit_deduction,
+    finalUnitDeduction: deduction === undefined || deduction === '' ? undefined : String(deduction),
   };
 }
 
@@ -153,6 +169,40 @@ export function loadKlingTask(data: unknown, requestKind: KlingRequestKind = 're
 
 /** Validates the `data` array of a list response. One unreadable task fails the page rather than vanishing from it. */
 export function loadKlingTaskList(data: unknown): KlingTask[] {
+  // A page past the end may come back as `null` rather than `[]`.
+  if (data === null || data === undefined) return [];
   if (!Array.isArray(data)) throw protocolError('Kling task list is not an array', 'read');
   return data.map((item) => loadKlingTask(item, 'read'));
+}
+
+const isBlank = (value: unknown): boolean => value === undefined || value === null || value === '';
+
+/**
+ * True for an object that names no task: no task id and no status. One that carries a status (or the
+ * new-standard `id`/`status`) is a task we cannot read, not an absent one.
+ */
+function namesNoTask(data: object): boolean {
+  const fields = data as Record<string, unknown>;
+  return ['task_id', 'task_status', 'id', 'status'].every((key) => isBlank(fields[key]));
+}
+
+/**
+ * Reads the `data` of a successful single-task query (by task_id or external_task_id). Kling documents no
+ * answer for an unknown id (§13), and HTTP 200 with an empty `data` is one plausible form of it: `null`,
+ * absent, `""`, `{}`, `[]`, or an object with neither a task id nor a status all return `null`. A
+ * one-element array is that element. Anything else must be a readable task, else it is a protocol error
+ * (more than one task included): a shape we cannot read must never pass for "Kling does not know this task".
+ */
+export function readTaskOrAbsent(data: unknown): KlingTask | null {
+  if (isBlank(data)) return null;
+  if (Array.isArray(data)) {
+    if (data.length === 0) return null;
+    const [only] = data as unknown[];
+    if (data.length > 1 || Array.isArray(only)) {
+      throw protocolError(`Kling answered a single-task query with an array of ${data.length}`, 'read');
+    }
+    return readTaskOrAbsent(only);
+  }
+  if (typeof data === 'object' && data !== null && namesNoTask(data)) return null;
+  return loadKlingTask(data, 'read');
 }

@@ -25,7 +25,8 @@ export const DEFAULT_SIMULATOR_KEY: KlingSimulatorKey = { accessKey: 'sim-access
 export const REJECT_MARKER = '[[reject]]';
 export const FAIL_MARKER = '[[fail]]';
 
-const CONTENT_SAFETY_MESSAGE = 'Failure to pass the risk control system: the content you submitted may violate the content security policy';
+/** Kling's moderation failure, word for word as a query shows it (kling-api.md section 13). */
+const CONTENT_SAFETY_MESSAGE = 'Failure to pass the risk control system';
 const GENERATION_FAILED_MESSAGE = 'Video generation failed due to an internal error, please try again';
 
 export interface KlingSimulatorOptions {
@@ -63,7 +64,22 @@ export interface KlingSimulatorOptions {
   webhookSecret?: string;
   /** @default silent */
   log?: (message: string) => void;
+  /**
+   * How a query for a task the account does not have is answered. Kling documents none (kling-api.md
+   * section 13), so a client must survive each: 404/1203, 400/1201, or HTTP 200 with empty `data`.
+   * @default 'code-1203'
+   */
+  notFoundAnswer?: NotFoundAnswer;
+  /**
+   * A new task stays invisible to queries (by either id) for this long after its create, as a
+   * replicated store may show it late; creates still see it (a duplicate external id is refused).
+   * @default 0
+   */
+  lookupLagMs?: number;
 }
+
+export const NOT_FOUND_ANSWERS = ['code-1203', 'code-1201', 'empty-data'] as const;
+export type NotFoundAnswer = (typeof NOT_FOUND_ANSWERS)[number];
 
 export type KlingSimulatorRouteKind = 'create' | 'get' | 'list' | 'video' | 'unknown';
 
@@ -172,6 +188,7 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
   const nextTaskId = createIdSource();
   const nextVideoId = createIdSource();
   const balances = new Map<string, number>();
+  let startingBalance = options.balanceUnits;
   const rateWindows = new Map<string, { start: number; count: number }>();
   // Aborts latency sleeps on stop so no handler outlives the server.
   const stopping = new AbortController();
@@ -216,6 +233,16 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
   function answerError(res: ServerResponse, code: number, message?: string): void {
     increment(stats.answersByCode, code);
     sendError(res, code, message);
+  }
+
+  let notFoundAnswer: NotFoundAnswer = options.notFoundAnswer ?? 'code-1203';
+  let lookupLagMs = options.lookupLagMs ?? 0;
+  const visible = (task: SimTask) => clock.now() >= task.createdAt + lookupLagMs;
+
+  function answerNotFound(res: ServerResponse, id: string): void {
+    if (notFoundAnswer === 'empty-data') answerSuccess(res, null);
+    else if (notFoundAnswer === 'code-1201') answerError(res, 1201, `task_id ${id} is invalid`);
+    else answerError(res, 1203, `task ${id} does not exist`);
   }
 
   function answerSuccess(res: ServerResponse, data: unknown): void {
@@ -317,8 +344,8 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
       : createDice.fail
         ? GENERATION_FAILED_MESSAGE
         : undefined;
-    if (options.balanceUnits !== undefined) {
-      const remaining = balances.get(account) ?? options.balanceUnits;
+    if (startingBalance !== undefined) {
+      const remaining = balances.get(account) ?? startingBalance;
       if (remaining < request.units) {
         answerError(res, 1102);
         return;
@@ -363,8 +390,8 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
     const clients = stats.getClientsPerTaskId.get(task?.taskId ?? id) ?? new Set<string>();
     clients.add(userAgent);
     stats.getClientsPerTaskId.set(task?.taskId ?? id, clients);
-    if (task === undefined) {
-      answerError(res, 1203, `task ${id} does not exist`);
+    if (task === undefined || !visible(task)) {
+      answerNotFound(res, id);
       return;
     }
     answerSuccess(res, renderTask(task, clock.now(), linkBase(), 'query'));
@@ -376,7 +403,7 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
     const externalId = params.get('external_task_id');
     if (externalId !== null) {
       const task = store.find(account, endpoint, externalId);
-      const matches = task?.request.externalTaskId === externalId ? [task] : [];
+      const matches = task?.request.externalTaskId === externalId && visible(task) ? [task] : [];
       answerSuccess(res, matches.map((match) => renderTask(match, now, linkBase(), 'query')));
       return;
     }
@@ -450,7 +477,19 @@ export function createKlingSimulator(options: KlingSimulatorOptions = {}) {
       return faults.faults;
     },
 
-    /** Makes the simulator forget a task, as if upstream lost it; later queries answer 404/1203. */
+    /** Sets every account's remaining units (undefined: unlimited); 0 makes creates answer 429/1102. */
+    setBalance(units: number | undefined): void {
+      balances.clear();
+      startingBalance = units;
+    },
+
+    /** Changes how unknown tasks are answered and how late new tasks show, from the next request on. */
+    setLookups(next: { notFoundAnswer?: NotFoundAnswer; lookupLagMs?: number }): void {
+      notFoundAnswer = next.notFoundAnswer ?? notFoundAnswer;
+      lookupLagMs = next.lookupLagMs ?? lookupLagMs;
+    },
+
+    /** Makes the simulator forget a task, as if upstream lost it; later queries answer as for an unknown task. */
     forgetTask(taskId: string): boolean {
       return store.delete(taskId);
     },
