@@ -27,7 +27,10 @@ import { createKlingCallbackHandler } from './tasks/kling-callback.js';
 import { createPoller } from './tasks/poller.js';
 import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
 import { createRateBudget } from './tasks/rate-budget.js';
+import { createSubmitter } from './tasks/submitter.js';
 import { createTaskService } from './tasks/task-service.js';
+import { createTaskTransitions } from './tasks/transitions.js';
+import { createUpstreamHealth } from './tasks/upstream-health.js';
 import { createTaskWatch } from './tasks/task-watch.js';
 import { createVideoAccess } from './videos/video-access.js';
 import { createVideoLinks } from './videos/video-links.js';
@@ -93,26 +96,52 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     maxAgeSeconds: config.webhooks.maxAgeSeconds,
     ...overrides.webhooks,
   });
-  const tasks = createTaskService({
+  const health = createUpstreamHealth({
+    clock,
+    logger: logger.child({ component: 'upstream' }),
+    coolDownMs: config.upstream.coolDownMs,
+    onChange: (paused) => metrics?.upstreamPaused(paused),
+  });
+  const transitions = createTaskTransitions({
     store,
-    kling,
-    pricing,
     pubsub,
     clock,
-    logger: logger.child({ component: 'tasks' }),
-    deadlineSeconds: config.tasks.deadlineSeconds,
-    maxActivePerKey: config.tasks.maxActivePerKey,
-    firstCheckDelayMs: config.poll.firstDelayMs,
-    submitLeaseMs: config.poll.submitLeaseMs,
-    callbackBaseUrl: config.http.publicUrl,
-    instanceId: config.instanceId,
     onQueued: () => wakePoller(),
     onWebhookQueued: () => webhooks.wake(),
+    onApplied: (event) => metrics?.taskEvent(event),
+  });
+  const submitter = createSubmitter({
+    store,
+    kling,
+    transitions,
+    health,
+    clock,
+    logger: logger.child({ component: 'tasks' }),
+    absence: config.upstream.notFound,
+    firstCheckDelayMs: config.poll.firstDelayMs,
+    maxRetryDelayMs: config.poll.submitLeaseMs,
+    callbackBaseUrl: config.http.publicUrl,
+  });
+  const tasks = createTaskService({
+    store,
+    pricing,
+    transitions,
+    submitter,
+    health,
+    clock,
+    deadlineSeconds: config.tasks.deadlineSeconds,
+    maxActivePerKey: config.tasks.maxActivePerKey,
+    submitLeaseMs: config.poll.submitLeaseMs,
+    instanceId: config.instanceId,
+    onQueued: () => wakePoller(),
   });
   const poller = createPoller({
     store,
     kling,
-    tasks,
+    transitions,
+    submitter,
+    health,
+    absence: config.upstream.notFound,
     budget: createRateBudget({ clock, perSecond: config.poll.requestsPerSecond }),
     clock,
     logger: logger.child({ component: 'poller' }),
@@ -127,7 +156,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   wakePoller = () => poller.wake();
   const onKlingCallback = createKlingCallbackHandler({
     store,
-    tasks,
+    transitions,
     clock,
     schedule: { firstDelayMs: config.poll.firstDelayMs, maxIntervalMs: config.poll.maxIntervalMs },
   });
@@ -205,6 +234,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     readiness: [
       { name: 'database', check: () => database.dialect.ping() },
       ...(redis ? [{ name: 'pubsub', check: () => redis.ping() }] : []),
+      // Kling refusing our account (balance, arrears, permission) makes this instance unable to take work.
+      { name: 'upstream', check: () => health.check() },
     ],
   });
 
@@ -216,8 +247,12 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     database,
     apiKeys,
     tasks,
+    transitions,
+    health,
     kling,
     poller,
+    /** The handler behind `POST /kling/callback/<taskId>/<token>`. */
+    onKlingCallback,
     webhooks,
     /** Starts listening, polling and sending webhooks; resolves with the GraphQL endpoint URL. */
     async start() {

@@ -92,6 +92,17 @@ export function createWorkLoop<Row>(options: WorkLoopOptions<Row>) {
       setMaxListeners(0, stopController.signal);
       loop = run();
     },
+    /**
+     * One pass by hand: housekeeping, then one claimed batch; resolves with the rows handled. For a
+     * loop that is not started (tests drive time and steps themselves, tools drain work once).
+     */
+    async runOnce(): Promise<number> {
+      if (running) throw new Error(`${options.name} is running; runOnce is for a loop that is not started`);
+      stopController = new AbortController();
+      setMaxListeners(0, stopController.signal);
+      await options.housekeeping?.();
+      return runBatch();
+    },
     /** Looks for due work now instead of at the next tick. */
     wake() {
       wakeController.abort();

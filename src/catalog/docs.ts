@@ -2,6 +2,7 @@
 // scripts/docs-tables.ts writes them between markers and test/unit/readme-tables.test.ts checks them.
 import { createPricing, DEFAULT_PRICE_TABLE, type PriceTable } from '../credits/pricing.js';
 import { MODEL_CAPABILITIES, VIDEO_MODELS, type ModelCapabilities, type VideoModel, type VideoMode } from './models.js';
+import { LIFECYCLE, type LifecycleRule } from '../tasks/lifecycle.js';
 
 const NONE = '—';
 const code = (text: string | number) => `\`${text}\``;
@@ -102,6 +103,21 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['VIDEO_CACHE_DIR'], meaning: 'Keep a copy of each video here and serve it instead of redirecting to Kling', default: 'unset (redirect)' },
   { names: ['POLL_LEASE_MS'], meaning: 'How long a claimed task stays with one instance; after a crash its tasks move on after this, ms', default: '`30000`' },
   { names: ['SUBMIT_LEASE_MS'], meaning: 'How long a submit may be in flight before another poller takes the task over, ms', default: '`60000`' },
+  {
+    names: ['UPSTREAM_NOT_FOUND_ANSWERS'],
+    meaning: "Kling's \"not found\" ends a task (or settles a canceled or overdue one) only after this many answers in a row, by Kling's id and ours",
+    default: '`3`',
+  },
+  {
+    names: ['UPSTREAM_NOT_FOUND_WINDOW_MS'],
+    meaning: 'The shortest time those not-found answers must span, ms',
+    default: '`60000`',
+  },
+  {
+    names: ['UPSTREAM_COOL_DOWN_MS'],
+    meaning: 'First pause of submissions after Kling refuses the account (balance, arrears, permission, credentials); doubles per refused probe, up to 10 min',
+    default: '`30000`',
+  },
   { names: ['DATABASE_POOL_SIZE'], meaning: 'PostgreSQL connections per instance', default: '`10`' },
   { names: ['INSTANCE_ID'], meaning: 'Name of this instance in task leases; unset = `embedded` on SQLite, a random name on PostgreSQL', default: 'unset' },
   { names: ['REDIS_URL'], meaning: '`redis://` or `rediss://` URL for pub/sub and shared limits', default: 'unset (in-process)' },
@@ -125,7 +141,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['POLL_MAX_INTERVAL_MS'], meaning: 'Longest interval between status checks of one task, ms', default: '`15000`' },
   { names: ['POLL_REQUESTS_PER_SECOND'], meaning: 'Status queries to Kling per second, at most', default: '`20`' },
   { names: ['POLL_CONCURRENCY'], meaning: 'Status queries to Kling in flight at once', default: '`8`' },
-  { names: ['TASK_DEADLINE_SECONDS'], meaning: 'A task not finished this long after creation ends `TIMED_OUT` and is refunded', default: '`3600`' },
+  { names: ['TASK_DEADLINE_SECONDS'], meaning: 'A task not finished this long after creation ends `TIMED_OUT`: refunded if Kling never took it, charged if Kling holds it (Kling bills it)', default: '`3600`' },
   { names: ['KEY_MAX_ACTIVE_TASKS'], meaning: 'Tasks one key may have at Kling at once; more wait in `QUEUED`', default: '`20`' },
   { names: ['WEBHOOK_TIMEOUT_MS'], meaning: 'Time for one webhook delivery attempt, connect to last byte, ms', default: '`10000`' },
   { names: ['WEBHOOK_MAX_AGE_SECONDS'], meaning: 'A webhook delivery still failing this long after its event is given up, s', default: '`86400`' },
@@ -153,11 +169,26 @@ export function renderConfigTable(variables: readonly ConfigVariable[] = CONFIG_
   );
 }
 
+/** Every status change a task can make, from the lifecycle table itself. */
+export function renderLifecycleTable(lifecycle: Readonly<Record<string, LifecycleRule>> = LIFECYCLE): string {
+  return markdownTable(
+    ['Event', 'From', 'To', 'Credits', 'When'],
+    Object.entries(lifecycle).map(([event, rule]) => [
+      code(event),
+      rule.from.map(code).join(', ') + (rule.guard === 'never-sent' ? ' (never sent¹)' : ''),
+      code(rule.to),
+      rule.settle ?? '—',
+      rule.why,
+    ]),
+  );
+}
+
 /** The README parts between `<!-- BEGIN name -->` and `<!-- END name -->`, and what belongs there. */
 export const README_SECTIONS = {
   capabilities: renderCapabilityTable,
   prices: renderPriceTable,
   configuration: renderConfigTable,
+  lifecycle: renderLifecycleTable,
 } as const satisfies Record<string, () => string>;
 export type ReadmeSection = keyof typeof README_SECTIONS;
 

@@ -68,6 +68,9 @@ const envSchema = z
     VIDEO_LINK_TTL_SECONDS: int(86_400, 60),
     VIDEO_CACHE_DIR: optionalString,
     SUBMIT_LEASE_MS: int(60_000, 100),
+    UPSTREAM_NOT_FOUND_ANSWERS: int(3, 1, 100),
+    UPSTREAM_NOT_FOUND_WINDOW_MS: int(60_000, 0),
+    UPSTREAM_COOL_DOWN_MS: int(30_000, 10),
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
     WEBHOOK_TIMEOUT_MS: int(10_000, 1),
@@ -156,6 +159,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       submitLeaseMs: e.SUBMIT_LEASE_MS,
     },
     tasks: { deadlineSeconds: e.TASK_DEADLINE_SECONDS, maxActivePerKey: e.KEY_MAX_ACTIVE_TASKS },
+    upstream: {
+      /** Kling's "not found" ends a task only after this many answers in a row, spread over the window. */
+      notFound: { answers: e.UPSTREAM_NOT_FOUND_ANSWERS, windowMs: e.UPSTREAM_NOT_FOUND_WINDOW_MS },
+      /** First pause of submissions after Kling refuses the account (balance, arrears, permission); doubles per refused probe. */
+      coolDownMs: e.UPSTREAM_COOL_DOWN_MS,
+    },
     webhooks: {
       /** One delivery attempt, connect to last byte. */
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

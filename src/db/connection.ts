@@ -4,14 +4,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate as migrateSqlite } from 'drizzle-orm/better-sqlite3/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../project-root.js';
-import { createPostgresDialect, createSqliteDialect, type Dialect } from './dialect.js';
-import type * as schema from './schema.js';
+import type { Dialect, SqliteDb } from './dialect.js';
+import { createPostgresDialect } from './dialects/postgres.js';
+import { createSqliteDialect } from './dialects/sqlite.js';
 
 const MIGRATIONS = {
   sqlite: join(PROJECT_ROOT, 'drizzle', 'sqlite'),
@@ -20,8 +20,6 @@ const MIGRATIONS = {
 
 /** Any constant will do: it only has to be the same in every instance that migrates this database. */
 const MIGRATION_LOCK_ID = 4_171_717;
-
-export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
 export interface OpenedSqlite {
   dialect: Dialect;
@@ -51,6 +49,26 @@ export function sqlitePathOf(url: string): string {
   return resolve(url);
 }
 
+/**
+ * Applies the SQLite migrations with foreign keys off, as SQLite's own procedure for changing a table
+ * says. A migration that changes a column or a CHECK rebuilds the table (drizzle-kit: create the new
+ * table, copy, drop the old, rename), and with foreign keys on, dropping `tasks` while ledger rows
+ * point at it fails. The migration's own `PRAGMA foreign_keys=OFF` cannot help: it is a no-op inside
+ * the one transaction drizzle runs the migrations in. When any migration ran, the keys are checked.
+ */
+function migrateSqliteSchema(sqlite: Database.Database, db: SqliteDb) {
+  const applied = () =>
+    sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get() === undefined
+      ? 0
+      : Number(sqlite.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get());
+  const before = applied();
+  sqlite.pragma('foreign_keys = OFF');
+  migrateSqlite(db, { migrationsFolder: MIGRATIONS.sqlite });
+  if (applied() === before) return;
+  const dangling = sqlite.pragma('foreign_key_check') as unknown[];
+  if (dangling.length > 0) throw new Error(`The SQLite migrations left ${dangling.length} rows whose foreign keys point nowhere`);
+}
+
 export function openSqlite(url: string): OpenedSqlite {
   const path = sqlitePathOf(url);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -58,13 +76,13 @@ export function openSqlite(url: string): OpenedSqlite {
   sqlite.pragma('journal_mode = WAL');
   // Writers queue for up to 5 s instead of failing at once when another process holds the lock.
   sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
   // WAL makes NORMAL durable against application crashes; only an OS crash can lose the last commits.
   sqlite.pragma('synchronous = NORMAL');
   const hadSchema =
     sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys'").get() !== undefined;
   const dialect = createSqliteDialect(sqlite);
-  migrateSqlite(dialect.db, { migrationsFolder: MIGRATIONS.sqlite });
+  migrateSqliteSchema(sqlite, dialect.db);
+  sqlite.pragma('foreign_keys = ON');
   return {
     dialect,
     db: dialect.db,

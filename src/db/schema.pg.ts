@@ -1,11 +1,14 @@
 // The same tables for PostgreSQL (scale-out). Column names, meanings and JavaScript types match
 // schema.ts one for one (checked at the bottom), so one store serves both dialects.
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, doublePrecision, index, integer, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, doublePrecision, index, integer, pgEnum, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import type * as sqlite from './schema.js';
+import { TASK_STATUSES } from './task-status.js';
 
 /** Unix milliseconds exceed 32 bits; `mode: 'number'` keeps them plain numbers (safe until year 287,396). */
 const ms = (name: string) => bigint(name, { mode: 'number' });
+
+export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 
 export const apiKeys = pgTable(
   'api_keys',
@@ -32,7 +35,7 @@ export const tasks = pgTable(
     apiKeyId: text('api_key_id')
       .notNull()
       .references(() => apiKeys.id),
-    status: text('status').notNull(),
+    status: taskStatus('status').notNull(),
     prompt: text('prompt').notNull(),
     negativePrompt: text('negative_prompt'),
     model: text('model').notNull(),
@@ -64,6 +67,11 @@ export const tasks = pgTable(
     leaseExpiresAt: ms('lease_expires_at'),
     submittingUntil: ms('submitting_until'),
     holdsSlot: boolean('holds_slot').notNull().default(false),
+    submitSentAt: ms('submit_sent_at'),
+    cancelRequestedAt: ms('cancel_requested_at'),
+    upstreamRefusal: text('upstream_refusal'),
+    notFoundCount: integer('not_found_count').notNull().default(0),
+    firstNotFoundAt: ms('first_not_found_at'),
     version: integer('version').notNull().default(1),
   },
   (t) => [

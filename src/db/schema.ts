@@ -1,6 +1,7 @@
 // Tables of the embedded (SQLite) store. Times are Unix milliseconds; credits are whole numbers.
 import { sql } from 'drizzle-orm';
-import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { TASK_STATUSES } from './task-status.js';
 
 export const apiKeys = sqliteTable(
   'api_keys',
@@ -35,7 +36,8 @@ export const tasks = sqliteTable(
     apiKeyId: text('api_key_id')
       .notNull()
       .references(() => apiKeys.id),
-    status: text('status').notNull(),
+    /** One of TASK_STATUSES; the CHECK below makes the database refuse anything else. */
+    status: text('status', { enum: TASK_STATUSES }).notNull(),
     prompt: text('prompt').notNull(),
     negativePrompt: text('negative_prompt'),
     model: text('model').notNull(),
@@ -80,6 +82,18 @@ export const tasks = sqliteTable(
      * reservation for a submit until the task ends, or goes back to waiting after a failed submit.
      */
     holdsSlot: integer('holds_slot', { mode: 'boolean' }).notNull().default(false),
+    /**
+     * Since when a create for the task may have reached Kling (set with the slot reservation, never
+     * cleared). With no kling_task_id it means: look the task up before refunding or resending it.
+     */
+    submitSentAt: integer('submit_sent_at'),
+    /** A cancel asked for while the task's submit may have reached Kling; settled once Kling's answer is known. */
+    cancelRequestedAt: integer('cancel_requested_at'),
+    /** Kling's last account-level refusal of this task's submit; at the deadline it ends UPSTREAM_UNAVAILABLE. */
+    upstreamRefusal: text('upstream_refusal'),
+    /** Kling's "not found" answers in a row for this task, and when the first came (tasks/absence.ts). */
+    notFoundCount: integer('not_found_count').notNull().default(0),
+    firstNotFoundAt: integer('first_not_found_at'),
     /** Bumped on every change, so subscribers can drop stale or repeated events. */
     version: integer('version').notNull().default(1),
   },
@@ -91,6 +105,8 @@ export const tasks = sqliteTable(
     index('tasks_due_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} IS NOT NULL`),
     index('tasks_key_status_idx').on(t.apiKeyId, t.status),
     index('tasks_kling_task_idx').on(t.klingTaskId),
+    // SQLite has no enum type; the list is written into the table's definition (a new status needs a migration).
+    check('tasks_status_check', sql.raw(`"status" IN (${TASK_STATUSES.map((status) => `'${status}'`).join(', ')})`)),
   ],
 );
 

@@ -86,6 +86,23 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
     registers,
   });
   for (const transport of ['ws', 'sse'] as const) subscriptions.set({ transport }, 0);
+  const upstreamPaused = new Gauge({
+    name: `${METRIC_PREFIX}upstream_paused`,
+    help: '1 while Kling refuses this account (balance, arrears, permission, credentials) and submissions wait, else 0.',
+    registers,
+  });
+  upstreamPaused.set(0);
+  const upstreamPauses = new Counter({
+    name: `${METRIC_PREFIX}upstream_pauses_total`,
+    help: 'Times submissions paused because Kling refused this account.',
+    registers,
+  });
+  const taskEvents = new Counter({
+    name: `${METRIC_PREFIX}task_events_total`,
+    help: 'Lifecycle events applied to tasks (see the lifecycle table in the README).',
+    labelNames: ['event'] as const,
+    registers,
+  });
 
   const creditTotals = perScrape(() => store.creditTotals());
   new Gauge({
@@ -161,6 +178,14 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
     },
     subscriptionClosed(transport: SubscriptionTransport) {
       subscriptions.dec({ transport });
+    },
+    upstreamPaused(paused: boolean) {
+      upstreamPaused.set(paused ? 1 : 0);
+      if (paused) upstreamPauses.inc();
+    },
+    /** `event` comes from the lifecycle table: a fixed set of label values. */
+    taskEvent(event: string) {
+      taskEvents.inc({ event });
     },
     upstreamCallFinished(operation: string, outcome: string, durationMs: number) {
       upstreamCalls.inc({ operation, outcome });

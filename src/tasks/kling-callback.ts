@@ -5,8 +5,8 @@ import type { Clock } from '../clock.js';
 import type { Store } from '../db/store.js';
 import { loadKlingTask } from '../kling/envelope.js';
 import { nextCheckDelayMs, type CheckScheduleOptions } from './check-schedule.js';
-import { transitionFor } from './kling-mapping.js';
-import type { TaskService } from './task-service.js';
+import { eventFor } from './kling-mapping.js';
+import type { TaskTransitions } from './transitions.js';
 
 export type CallbackOutcome = 'applied' | 'unchanged' | 'unknown-task' | 'bad-body';
 
@@ -16,7 +16,12 @@ const sameSecret = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-export function createKlingCallbackHandler(deps: { store: Store; tasks: TaskService; clock: Clock; schedule: CheckScheduleOptions }) {
+export function createKlingCallbackHandler(deps: {
+  store: Store;
+  transitions: TaskTransitions;
+  clock: Clock;
+  schedule: CheckScheduleOptions;
+}) {
   return async function onKlingCallback(taskId: string, token: string, body: unknown): Promise<CallbackOutcome> {
     const row = await deps.store.getTask(taskId);
     // An unknown task and a wrong token look the same from outside.
@@ -29,8 +34,8 @@ export function createKlingCallbackHandler(deps: { store: Store; tasks: TaskServ
     }
     if (row.klingTaskId !== null && kling.taskId !== row.klingTaskId) return 'bad-body';
     const now = deps.clock.now();
-    const change = transitionFor(row, kling, now, now + nextCheckDelayMs(0, deps.schedule));
-    return change && (await deps.tasks.apply(row.id, change)) ? 'applied' : 'unchanged';
+    const { event, facts } = eventFor(row, kling, now + nextCheckDelayMs(0, deps.schedule));
+    return (await deps.transitions.fire(row, event, facts)) ? 'applied' : 'unchanged';
   };
 }
 

@@ -3,9 +3,10 @@ import { MODEL_CAPABILITIES, type AspectRatio, type VideoMode, type VideoModel }
 import type { TaskRow } from '../db/schema.js';
 import type { KlingApiError } from '../kling/errors.js';
 import type { KlingCameraType, KlingCreateTaskRequest, KlingTask } from '../kling/types.js';
-import type { Transition } from '../db/store.js';
+import type { EventFacts, TaskEvent } from './lifecycle.js';
 import type { TaskView } from './task-view.js';
-import { OPEN_STATUSES, type TaskFailure } from './status.js';
+import { failureFromKlingMessage } from './failure-reasons.js';
+import type { TaskFailure } from './status.js';
 
 /** Kling's names for our modes and aspect ratios; the MCP tools speak Kling's vocabulary too. */
 export const KLING_MODE: Record<VideoMode, 'std' | 'pro'> = { STANDARD: 'std', PROFESSIONAL: 'pro' };
@@ -38,15 +39,6 @@ export function toKlingRequest(task: TaskView, callbackUrl: string | undefined):
   };
 }
 
-// Kling's failure reasons are free text; these words mark a moderation refusal (of the prompt or the output).
-const CONTENT_POLICY_WORDS = /safety|policy|sensitive|moderat|inappropriate|violat/i;
-
-export function failureFromKlingMessage(message: string): TaskFailure {
-  return CONTENT_POLICY_WORDS.test(message)
-    ? { code: 'CONTENT_POLICY', message: message || 'Kling refused the content.', retryable: false }
-    : { code: 'UPSTREAM_ERROR', message: message || 'Kling could not generate the video.', retryable: true };
-}
-
 /** A submit that Kling refused for good: what the user is told. */
 export function failureFromSubmitError(error: KlingApiError): TaskFailure {
   switch (error.kind) {
@@ -61,55 +53,23 @@ export function failureFromSubmitError(error: KlingApiError): TaskFailure {
   }
 }
 
-export const failureColumns = (failure: TaskFailure) => ({
-  failureCode: failure.code,
-  failureMessage: failure.message,
-  failureRetryable: failure.retryable,
-});
-
-/**
- * The guarded change that brings our row in line with what Kling reports, or null when there is
- * nothing to change. `from` makes it a no-op if anything else (cancel, sweeper, callback) won first.
- */
-export function transitionFor(row: TaskRow, kling: KlingTask, now: number, nextCheckAt: number): Transition | null {
-  const open = [...OPEN_STATUSES];
+/** What Kling's view of a task means for ours: the lifecycle event, and the facts it carries. */
+export function eventFor(row: Pick<TaskRow, 'id'>, kling: KlingTask, nextCheckAt: number): { event: TaskEvent; facts: EventFacts } {
+  const klingTaskId = kling.taskId;
   switch (kling.status) {
     case 'submitted':
-      return row.status === 'QUEUED'
-        ? { from: ['QUEUED'], set: { status: 'SUBMITTED', klingTaskId: kling.taskId, submittedAt: now, nextCheckAt } }
-        : null;
+      return { event: 'accepted', facts: { klingTaskId, nextCheckAt } };
     case 'processing':
-      return row.status === 'QUEUED' || row.status === 'SUBMITTED'
-        ? {
-            from: ['QUEUED', 'SUBMITTED'],
-            set: { status: 'PROCESSING', klingTaskId: kling.taskId, submittedAt: row.submittedAt ?? now, nextCheckAt },
-          }
-        : null;
+      return { event: 'processing', facts: { klingTaskId, nextCheckAt } };
     case 'succeed':
       return {
-        from: open,
-        set: {
-          status: 'SUCCEEDED',
-          klingTaskId: kling.taskId,
-          videos: JSON.stringify(
-            kling.videos.map((v, n) => ({ id: `${row.id}-${n}`, url: v.url, durationSeconds: v.durationSeconds })),
-          ),
-          completedAt: now,
-          nextCheckAt: null,
+        event: 'succeeded',
+        facts: {
+          klingTaskId,
+          videos: JSON.stringify(kling.videos.map((v, n) => ({ id: `${row.id}-${n}`, url: v.url, durationSeconds: v.durationSeconds }))),
         },
-        settle: 'charge',
       };
     case 'failed':
-      return {
-        from: open,
-        set: {
-          status: 'FAILED',
-          klingTaskId: kling.taskId,
-          ...failureColumns(failureFromKlingMessage(kling.statusMessage)),
-          completedAt: now,
-          nextCheckAt: null,
-        },
-        settle: 'refund',
-      };
+      return { event: 'failedAtKling', facts: { klingTaskId, failure: failureFromKlingMessage(kling.statusMessage) } };
   }
 }

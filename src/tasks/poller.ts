@@ -5,20 +5,26 @@ import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
 import { createWorkLoop } from '../work-loop.js';
 import type { TaskRow } from '../db/schema.js';
-import type { Store } from '../db/store.js';
+import type { ScheduleExtras, Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
 import type { KlingClient } from '../kling/types.js';
+import { absenceConfirmed, nextAbsenceCheckAt, type AbsenceRule } from './absence.js';
 import { nextCheckDelayMs } from './check-schedule.js';
-import { failureColumns, klingEndpointOf, transitionFor } from './kling-mapping.js';
+import { eventFor, klingEndpointOf } from './kling-mapping.js';
 import type { RateBudget } from './rate-budget.js';
-import { AT_KLING_STATUSES, OPEN_STATUSES, type TaskStatus } from './status.js';
-import type { TaskService } from './task-service.js';
+import type { Submitter } from './submitter.js';
+import type { TaskTransitions } from './transitions.js';
+import type { UpstreamHealth } from './upstream-health.js';
 
 export interface PollerOptions {
   store: Store;
   kling: KlingClient;
-  tasks: TaskService;
+  transitions: TaskTransitions;
+  submitter: Submitter;
+  health: UpstreamHealth;
   budget: RateBudget;
+  /** When Kling's "not found" is believed (see absence.ts). */
+  absence: AbsenceRule;
   clock: Clock;
   logger: Logger;
   firstDelayMs: number;
@@ -47,8 +53,14 @@ export interface PollerOptions {
   queueRecheckMs?: number;
 }
 
+const TIMED_OUT_AT_KLING = {
+  code: 'TIMEOUT',
+  message: 'The video was not ready before the deadline; Kling still had it and bills it, so it is charged.',
+  retryable: true,
+} as const;
+
 export function createPoller(options: PollerOptions) {
-  const { store, kling, tasks, budget, clock, logger } = options;
+  const { store, kling, transitions, submitter, health, budget, clock, logger } = options;
   const leaseMs = options.leaseMs ?? 30_000;
   const idleMs = options.idleMs ?? 1_000;
   const queueRecheckMs = options.queueRecheckMs ?? 1_000;
@@ -58,9 +70,9 @@ export function createPoller(options: PollerOptions) {
   const stats = { checks: 0, dispatches: 0, transitions: 0, upstreamErrors: 0, timedOut: 0, lost: 0 };
 
   /** Sets the next check and keeps the task leased to this instance until a lease-length after it. */
-  const reschedule = (row: TaskRow, delayMs: number, attempts = row.checkAttempts + 1) => {
+  const reschedule = (row: TaskRow, delayMs: number, attempts = row.checkAttempts + 1, also: ScheduleExtras = {}) => {
     const at = clock.now() + delayMs;
-    return store.reschedule(row.id, row.status as TaskStatus, at, attempts, at + leaseMs);
+    return store.reschedule(row.id, row.status, at, attempts, at + leaseMs, also);
   };
 
   /** Kling answered "slow down" or failed: everyone waits, the task is looked at again later. */
@@ -73,83 +85,139 @@ export function createPoller(options: PollerOptions) {
     await reschedule(row, Math.max(pauseMs, nextCheckDelayMs(row.checkAttempts, schedule)));
   };
 
-  const checkAtKling = async (row: TaskRow) => {
-    const klingTaskId = row.klingTaskId;
-    if (klingTaskId === null) {
-      // Only a task submitted by a crashed process can get here: find it by our own id.
-      await dispatch(row, true);
-      return;
-    }
+  /** Asks Kling; a failed call slows everyone down and returns undefined. */
+  const ask = async <T>(row: TaskRow, call: () => Promise<T>): Promise<{ answer: T } | undefined> => {
     await budget.take(work.signal);
     stats.checks += 1;
-    let found;
     try {
-      found = await kling.getTask(klingEndpointOf(row.model), klingTaskId, { signal: work.signal });
+      const answer = await call();
+      upstreamTrouble = 0;
+      return { answer };
     } catch (error) {
       if (isKlingApiError(error) && !error.retryable && error.kind !== 'protocol') {
         logger.error({ taskId: row.id, err: error }, 'Kling refused a status query');
       }
       // A status we do not know, a 429 or a 5xx never fails the task; the deadline bounds it.
       await onUpstreamTrouble(row, error);
-      return;
+      return undefined;
     }
-    upstreamTrouble = 0;
+  };
+
+  /**
+   * Kling answered "not found": asked again by our own id, and counted. Only answers spread over the
+   * absence window end the task (`onConfirmed`); until then it is looked at again soon.
+   */
+  const notFound = async (row: TaskRow, onConfirmed: (row: TaskRow) => Promise<unknown>) => {
+    const byOurId = await ask(row, () => kling.findTaskByExternalId(klingEndpointOf(row.model), row.id, { signal: work.signal }));
+    if (!byOurId) return;
     const now = clock.now();
-    if (found === null) {
-      stats.lost += 1;
-      const lost = await tasks.apply(row.id, {
-        from: [...AT_KLING_STATUSES],
-        set: {
-          status: 'FAILED',
-          ...failureColumns({ code: 'UPSTREAM_TASK_LOST', message: 'Kling no longer knows this task.', retryable: true }),
-          completedAt: now,
-          nextCheckAt: null,
-        },
-        settle: 'refund',
-      });
-      if (lost) logger.warn({ taskId: row.id, klingTaskId }, 'Kling lost the task; refunded');
+    if (byOurId.answer) {
+      const { event, facts } = eventFor(row, byOurId.answer, now + nextCheckDelayMs(0, schedule));
+      if (!(await transitions.fire(row, event, facts))) await reschedule(row, nextCheckDelayMs(0, schedule), 0);
       return;
     }
-    const change = transitionFor(row, found, now, now + nextCheckDelayMs(0, schedule));
-    if (change && (await tasks.apply(row.id, { ...change, set: { ...change.set, checkAttempts: 0 } }))) {
+    const next = nextAbsenceCheckAt(now, options.absence);
+    const counted = await store.recordNotFound(row.id, row.status, now, next, next + leaseMs);
+    if (counted && absenceConfirmed(counted, now, options.absence)) await onConfirmed(counted);
+  };
+
+  const checkAtKling = async (row: TaskRow) => {
+    const klingTaskId = row.klingTaskId;
+    if (klingTaskId === null) {
+      // Only a task submitted by a crashed process can get here: find it by our own id.
+      await dispatch(row);
+      return;
+    }
+    const found = await ask(row, () => kling.getTask(klingEndpointOf(row.model), klingTaskId, { signal: work.signal }));
+    if (!found) return;
+    if (found.answer === null) {
+      await notFound(row, async (counted) => {
+        stats.lost += 1;
+        const lost = await transitions.fire(counted, 'lost', {
+          failure: { code: 'UPSTREAM_TASK_LOST', message: 'Kling no longer knows this task.', retryable: true },
+        });
+        if (lost) logger.warn({ taskId: row.id, klingTaskId, notFound: counted.notFoundCount }, 'Kling lost the task; refunded');
+      });
+      return;
+    }
+    const now = clock.now();
+    const { event, facts } = eventFor(row, found.answer, now + nextCheckDelayMs(0, schedule));
+    if (await transitions.fire(row, event, facts)) {
       stats.transitions += 1;
       return;
     }
-    await reschedule(row, nextCheckDelayMs(row.checkAttempts + 1, schedule));
+    // Found after all: earlier not-found answers no longer count toward its loss.
+    const also = row.notFoundCount > 0 ? { notFoundCount: 0, firstNotFoundAt: null } : {};
+    await reschedule(row, nextCheckDelayMs(row.checkAttempts + 1, schedule), row.checkAttempts + 1, also);
   };
 
-  /** Hands a queued task to Kling when its key has a free slot and it is next in line. */
-  const dispatch = async (row: TaskRow, lookFirst: boolean) => {
+  /** Hands a queued task to Kling when its key has a free slot, it is next in line and Kling takes tasks. */
+  const dispatch = async (row: TaskRow) => {
+    if (row.cancelRequestedAt !== null) {
+      await budget.take(work.signal);
+      await submitter.settleCancel(row);
+      return;
+    }
+    if (!health.admit()) {
+      await reschedule(row, health.retryAt() - clock.now(), row.checkAttempts);
+      return;
+    }
     const now = clock.now();
-    if (!(await store.reserveSubmitSlot(row, options.maxActivePerKey, now + options.submitLeaseMs))) {
+    // Known before the reservation marks it: a create may already have reached Kling.
+    const maybeSent = row.submitSentAt !== null;
+    if (!(await store.reserveSubmitSlot(row, options.maxActivePerKey, now + options.submitLeaseMs, now))) {
+      health.inconclusive();
       await reschedule(row, queueRecheckMs, row.checkAttempts);
       return;
     }
     await budget.take(work.signal);
     stats.dispatches += 1;
-    await tasks.submitToKling(row, lookFirst);
+    await submitter.submit(row, maybeSent);
+  };
+
+  /** Ends a task past its deadline. Never refunds one Kling may hold: that is looked up first. */
+  const expire = async (row: TaskRow) => {
+    if (row.status !== 'QUEUED') {
+      if (await transitions.fire(row, 'timedOutAtKling', { failure: TIMED_OUT_AT_KLING })) stats.timedOut += 1;
+      return;
+    }
+    const waitingEvent = row.upstreamRefusal !== null ? 'unavailable' : 'timedOutWaiting';
+    const failure =
+      waitingEvent === 'unavailable'
+        ? { code: 'UPSTREAM_UNAVAILABLE' as const, message: 'Kling was not accepting tasks from this gateway before the deadline.', retryable: true }
+        : { code: 'TIMEOUT' as const, message: 'The video was not ready before the deadline.', retryable: true };
+    if (row.submitSentAt === null) {
+      if (await transitions.fire(row, waitingEvent, { failure })) stats.timedOut += 1;
+      return;
+    }
+    const found = await ask(row, () => kling.findTaskByExternalId(klingEndpointOf(row.model), row.id, { signal: work.signal }));
+    if (!found) return;
+    if (found.answer) {
+      const { event, facts } = eventFor(row, found.answer, clock.now());
+      const finished = event === 'succeeded' || event === 'failedAtKling';
+      if (await transitions.fire(row, finished ? event : 'timedOutAtKling', finished ? facts : { ...facts, failure: TIMED_OUT_AT_KLING })) {
+        stats.timedOut += 1;
+      }
+      return;
+    }
+    const now = clock.now();
+    const next = nextAbsenceCheckAt(now, options.absence);
+    const counted = await store.recordNotFound(row.id, 'QUEUED', now, next);
+    if (counted && absenceConfirmed(counted, now, options.absence)) {
+      if (await transitions.fire(counted, waitingEvent, { failure, klingDoesNotHaveIt: true })) stats.timedOut += 1;
+    }
   };
 
   const sweepOverdue = async () => {
     for (const row of await store.overdueTasks(clock.now(), 100)) {
-      const now = clock.now();
-      const timedOut = await tasks.apply(row.id, {
-        from: [...OPEN_STATUSES],
-        set: {
-          status: 'TIMED_OUT',
-          ...failureColumns({ code: 'TIMEOUT', message: 'The video was not ready before the deadline.', retryable: true }),
-          completedAt: now,
-          nextCheckAt: null,
-        },
-        settle: 'refund',
-      });
-      if (timedOut) stats.timedOut += 1;
+      // One that needs a lookup first is expired when its own check comes due (handle), under its lease.
+      if (row.status !== 'QUEUED' || row.submitSentAt === null) await expire(row);
     }
   };
 
   const handle = async (row: TaskRow) => {
-    // Every dispatch looks the task up first: it may have been sent by a process that died.
-    if (row.status === 'QUEUED') await dispatch(row, true);
+    if (row.deadlineAt <= clock.now()) await expire(row);
+    else if (row.status === 'QUEUED') await dispatch(row);
     else await checkAtKling(row);
   };
 
@@ -168,6 +236,8 @@ export function createPoller(options: PollerOptions) {
   return {
     stats,
     start: () => work.start(),
+    /** One sweep and one batch by hand, for a poller that is not started; resolves with the tasks handled. */
+    runOnce: () => work.runOnce(),
     /** Looks for due work now instead of at the next tick. */
     wake: () => work.wake(),
     /** Stops claiming work and waits for the calls in flight; idempotent. */

@@ -1,17 +1,24 @@
-// Task states and which of them the gateway still has work to do for.
-export const TASK_STATUSES = ['QUEUED', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+// Task states and which of them the gateway still has work to do for, and how a task can fail.
+// The states belong to the data layer, which stores them (src/db/task-status.ts); re-exported here so
+// the rest of the gateway keeps importing them from one place.
+export {
+  AT_KLING_STATUSES,
+  isTerminal,
+  OPEN_STATUSES,
+  TASK_STATUSES,
+  TERMINAL_STATUSES,
+  type TaskStatus,
+} from '../db/task-status.js';
 
-export const TERMINAL_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT'] as const satisfies readonly TaskStatus[];
-/** States in which Kling holds the task (and one of the key's slots there). */
-export const AT_KLING_STATUSES = ['SUBMITTED', 'PROCESSING'] as const satisfies readonly TaskStatus[];
-export const OPEN_STATUSES = ['QUEUED', ...AT_KLING_STATUSES] as const satisfies readonly TaskStatus[];
-
-export function isTerminal(status: TaskStatus): boolean {
-  return (TERMINAL_STATUSES as readonly TaskStatus[]).includes(status);
-}
-
-export const FAILURE_CODES = ['CONTENT_POLICY', 'INVALID_INPUT', 'UPSTREAM_ERROR', 'UPSTREAM_TASK_LOST', 'TIMEOUT'] as const;
+export const FAILURE_CODES = [
+  'CONTENT_POLICY',
+  'INVALID_INPUT',
+  'UPSTREAM_ERROR',
+  'UPSTREAM_TASK_LOST',
+  'TIMEOUT',
+  // No Kling account would take the task before its deadline (balance, arrears, permission); refunded.
+  'UPSTREAM_UNAVAILABLE',
+] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
 export interface TaskFailure {

@@ -1,39 +1,31 @@
 // Submitting, reading and canceling tasks for one API key at a time.
 import { randomBytes } from 'node:crypto';
-import { computeBackoffMs } from '../backoff.js';
-import type { Logger } from 'pino';
 import { newId } from '../auth/api-keys.js';
 import type { Clock } from '../clock.js';
 import type { Pricing } from '../credits/pricing.js';
 import type { TaskRow } from '../db/schema.js';
-import type { Store, TaskPage, Transition } from '../db/store.js';
+import type { Store, TaskPage } from '../db/store.js';
 import { IdempotencyConflictError, InsufficientCreditsError, NotFoundError, UpstreamError } from '../errors.js';
-import { isKlingApiError } from '../kling/errors.js';
-import type { KlingClient } from '../kling/types.js';
 import { fingerprintOf, type GenerateRequest } from './input.js';
-import { failureColumns, failureFromSubmitError, toKlingRequest, transitionFor } from './kling-mapping.js';
-import type { TaskPubSub } from './pubsub.js';
-import { isTerminal, type TaskStatus } from './status.js';
+import { isTerminal } from './status.js';
+import type { Submitter } from './submitter.js';
 import { toTaskView, type TaskView } from './task-view.js';
-import { webhookDeliveryFor } from '../webhooks/webhook-event.js';
+import type { TaskTransitions } from './transitions.js';
+import type { UpstreamHealth } from './upstream-health.js';
 
 export interface TaskServiceOptions {
   store: Store;
-  kling: KlingClient;
   pricing: Pricing;
-  pubsub: TaskPubSub;
+  transitions: TaskTransitions;
+  submitter: Submitter;
+  health: UpstreamHealth;
   clock: Clock;
-  logger: Logger;
-  /** A task not finished by then is timed out and refunded. */
+  /** A task not finished by then is timed out (refunded unless Kling holds it, see lifecycle.ts). */
   deadlineSeconds: number;
   /** Tasks one key may have at Kling at once; more wait in QUEUED. */
   maxActivePerKey: number;
-  /** When to look at a task first after Kling accepted it. */
-  firstCheckDelayMs: number;
   /** How long a submit may be in flight before another dispatcher may take the queued task over. */
   submitLeaseMs: number;
-  /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
-  callbackBaseUrl?: string | undefined;
   /** This instance's name in task leases: the instance that takes a task polls it. */
   instanceId: string;
   /**
@@ -41,67 +33,11 @@ export interface TaskServiceOptions {
    * due rather than at the end of an idle sleep it started before the task existed.
    */
   onQueued?: (() => void) | undefined;
-  /** Told when a terminal state stored a webhook delivery, so it goes out before the sender's next tick. */
-  onWebhookQueued?: (() => void) | undefined;
 }
 
 export function createTaskService(options: TaskServiceOptions) {
-  const { store, kling, pricing, pubsub, clock, logger } = options;
-
-  const publish = (row: TaskRow) => {
-    pubsub.publish('task:updated', row.id, row);
-  };
-
-  /**
-   * Applies a guarded change and announces it; undefined when the task had already moved on. Every
-   * transition passes here, so a terminal one always stores its webhook delivery in the same transaction.
-   */
-  const apply = async (id: string, change: Transition): Promise<TaskRow | undefined> => {
-    const now = clock.now();
-    const row = await store.transition(id, { ...change, webhook: (task) => webhookDeliveryFor(task, now) }, now);
-    if (row) {
-      publish(row);
-      if (isTerminal(row.status as TaskStatus)) {
-        if (row.webhookUrl !== null) options.onWebhookQueued?.();
-        // A slot at Kling may have freed: let the key's queue move now rather than at its next recheck.
-        if (row.submittedAt !== null && (await store.wakeQueued(row.apiKeyId, now)) > 0) options.onQueued?.();
-      }
-    }
-    return row;
-  };
-
-  const callbackUrlOf = (row: TaskRow) =>
-    options.callbackBaseUrl ? `${options.callbackBaseUrl}/kling/callback/${row.id}/${row.callbackToken}` : undefined;
-
-  /**
-   * Hands a QUEUED task to Kling. Returns the row as it stands afterwards. A refusal that cannot
-   * heal fails the task with a refund; anything transient leaves it QUEUED for the dispatcher.
-   */
-  const submitToKling = async (row: TaskRow, lookFirst: boolean): Promise<TaskRow> => {
-    const now = clock.now();
-    try {
-      const request = toKlingRequest(toTaskView(row), callbackUrlOf(row));
-      // After a crash or an ambiguous answer the task may already exist at Kling under our id.
-      const found = lookFirst ? await kling.findTaskByExternalId(request.endpoint, row.id) : null;
-      const task = found ?? (await kling.createTask(request));
-      const change = transitionFor(row, task, clock.now(), clock.now() + options.firstCheckDelayMs);
-      return (change && (await apply(row.id, change))) ?? (await store.getTask(row.id)) ?? row;
-    } catch (error) {
-      if (!isKlingApiError(error) || error.retryable || error.ambiguous) {
-        logger.warn({ taskId: row.id, err: error }, 'submit to Kling did not go through; the task stays queued');
-        const attempts = row.checkAttempts + 1;
-        const delay = computeBackoffMs(attempts, { baseMs: 1_000, maxMs: options.submitLeaseMs });
-        await store.reschedule(row.id, 'QUEUED', now + delay, attempts);
-        return (await store.getTask(row.id)) ?? row;
-      }
-      const failed = await apply(row.id, {
-        from: ['QUEUED'],
-        set: { status: 'FAILED', ...failureColumns(failureFromSubmitError(error)), completedAt: clock.now(), nextCheckAt: null },
-        settle: 'refund',
-      });
-      return failed ?? (await store.getTask(row.id)) ?? row;
-    }
-  };
+  const { store, pricing, transitions, submitter, health, clock } = options;
+  const current = async (id: string, fallback: TaskRow) => (await store.getTask(id)) ?? fallback;
 
   return {
     quote(request: GenerateRequest) {
@@ -157,14 +93,15 @@ export function createTaskService(options: TaskServiceOptions) {
         case 'created':
           break;
       }
-      publish(outcome.task);
-      if (!outcome.task.holdsSlot) {
-        // Over the key's slots at Kling: the poller hands it over, in order, when a slot frees.
-        await store.reschedule(id, 'QUEUED', now, 0);
+      transitions.publish(outcome.task);
+      if (!outcome.task.holdsSlot || !health.admit()) {
+        // Over the key's slots at Kling, or Kling refuses our account for now: the poller hands it
+        // over, in order, when a slot frees or the upstream takes tasks again.
+        await store.reschedule(id, 'QUEUED', outcome.task.holdsSlot ? health.retryAt() : now, 0);
         options.onQueued?.();
-        return toTaskView((await store.getTask(id)) ?? outcome.task);
+        return toTaskView(await current(id, outcome.task));
       }
-      const after = await submitToKling(outcome.task, false);
+      const after = await submitter.submit(outcome.task, false);
       // Its first check (firstCheckDelayMs away) may come before the end of the poller's idle sleep.
       if (after.nextCheckAt !== null) options.onQueued?.();
       if (after.status === 'FAILED' && after.klingTaskId === null) {
@@ -172,10 +109,6 @@ export function createTaskService(options: TaskServiceOptions) {
       }
       return toTaskView(after);
     },
-
-    submitToKling,
-    apply,
-    publish,
 
     async find(apiKeyId: string, id: string): Promise<TaskView | null> {
       const row = await store.getTaskForKey(apiKeyId, id);
@@ -187,21 +120,30 @@ export function createTaskService(options: TaskServiceOptions) {
     },
 
     /**
-     * A QUEUED task (Kling never saw it) is refunded; a task Kling accepted is charged, because Kling
-     * bills it and has no cancel; a finished task stays as it is.
+     * A task Kling never saw is refunded; a task Kling accepted is charged, because Kling bills it and
+     * has no cancel; a finished task stays as it is. A task whose submit may have reached Kling stays
+     * QUEUED with the cancel recorded until Kling's answer is known, then ends one way or the other.
      */
     async cancel(apiKeyId: string, id: string): Promise<TaskView> {
       const row = await store.getTaskForKey(apiKeyId, id);
       if (!row) throw new NotFoundError(`No task ${id} for this key.`);
-      const status = row.status as TaskStatus;
-      if (isTerminal(status)) return toTaskView(row);
-      const set = { status: 'CANCELED', completedAt: clock.now(), nextCheckAt: null } as const;
-      const changed =
-        status === 'QUEUED' && row.klingTaskId === null
-          ? await apply(id, { from: ['QUEUED'], set, settle: 'refund' })
-          : await apply(id, { from: [status], set, settle: 'charge' });
-      // Losing the race means the task moved on (submitted, finished): answer with what it is now.
-      return toTaskView(changed ?? (await store.getTask(id)) ?? row);
+      if (isTerminal(row.status)) return toTaskView(row);
+      if (row.status === 'QUEUED') {
+        // Guarded by "never sent": loses to a dispatcher that reserved the task's slot a moment ago.
+        const canceled = await transitions.fire(row, 'canceledBeforeKling');
+        if (canceled) return toTaskView(canceled);
+        const requested = await store.requestCancel(id, clock.now());
+        if (requested) {
+          // No submit in flight (it failed, or its process died): settle it now rather than at the next check.
+          const inFlight = requested.holdsSlot && requested.submittingUntil !== null && requested.submittingUntil > clock.now();
+          if (!inFlight) return toTaskView(await submitter.settleCancel(requested));
+          return toTaskView(requested);
+        }
+      }
+      // At Kling (or it got there while we looked): canceled and charged.
+      const latest = await current(id, row);
+      if (isTerminal(latest.status)) return toTaskView(latest);
+      return toTaskView((await transitions.fire(latest, 'canceledAtKling')) ?? (await current(id, latest)));
     },
 
     async queuePosition(task: TaskView): Promise<number | null> {

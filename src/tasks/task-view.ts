@@ -39,7 +39,7 @@ export function toTaskView(row: TaskRow): TaskView {
   return {
     id: row.id,
     apiKeyId: row.apiKeyId,
-    status: row.status as TaskStatus,
+    status: row.status,
     prompt: row.prompt,
     negativePrompt: row.negativePrompt,
     model: row.model as VideoModel,

@@ -4,7 +4,7 @@ import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { NotFoundError } from '../errors.js';
 import type { TaskEventListener, TaskPubSub } from './pubsub.js';
-import { isTerminal, type TaskStatus } from './status.js';
+import { isTerminal } from './status.js';
 import { toTaskView, type TaskView } from './task-view.js';
 
 export interface TaskWatchOptions {
@@ -138,7 +138,7 @@ class TaskWatcher implements AsyncIterableIterator<TaskView> {
     if (row.apiKeyId !== this.apiKeyId) return;
     this.version = row.version;
     (this.rows ??= []).push(row);
-    if (isTerminal(row.status as TaskStatus)) this.end();
+    if (isTerminal(row.status)) this.end();
     this.flush();
   }
 

@@ -16,7 +16,7 @@ export const WEBHOOK_EVENT_OF_STATUS: Partial<Record<TaskStatus, WebhookEvent>> 
  * asked for no webhook or the state is not terminal.
  */
 export function webhookDeliveryFor(task: TaskRow, now: number): NewWebhookDeliveryRow | undefined {
-  const event = WEBHOOK_EVENT_OF_STATUS[task.status as TaskStatus];
+  const event = WEBHOOK_EVENT_OF_STATUS[task.status];
   if (!event || !task.webhookUrl) return undefined;
   const view = toTaskView(task);
   // Deliberately small and free of the key's own data (prompt, key id): a receiver that wants more asks

@@ -53,7 +53,8 @@ export type FailureCode =
   | 'INVALID_INPUT'
   | 'TIMEOUT'
   | 'UPSTREAM_ERROR'
-  | 'UPSTREAM_TASK_LOST';
+  | 'UPSTREAM_TASK_LOST'
+  | 'UPSTREAM_UNAVAILABLE';
 
 export type GenerateVideoInput = {
   /** Default RATIO_16_9. */

@@ -1,6 +1,7 @@
 // Steps the task-lifecycle tests share: submit, read the account, read the ledger, read a stream.
 import { GENERATE_VIDEO, ME, VIDEO_TASK, type GenerateVideoData, type MeData, type TaskFields } from './operations.js';
 import type { TestGateway } from './start-gateway.js';
+import { ledgerTotals } from './store-audit.js';
 import type { GraphqlPayload, SubscriptionOutcome } from './subscription-collector.js';
 
 /** Poll soon and often, so a task's whole life fits in a test. */
@@ -34,7 +35,7 @@ export async function readAccount(t: TestGateway, key: string): Promise<MeData['
 export async function ledgerOf(t: TestGateway, key: string) {
   const apiKeyId = await t.gateway.apiKeys.authenticate(key);
   if (!apiKeyId) throw new Error('unknown API key');
-  return t.gateway.store.ledgerTotals(apiKeyId);
+  return ledgerTotals(t.gateway.store, apiKeyId);
 }
 
 /** The Kling task id the gateway stored for one of its tasks. */

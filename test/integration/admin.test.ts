@@ -3,6 +3,7 @@ import { hashApiKey } from '../../src/auth/api-keys.js';
 import type { GraphqlResponse } from '../helpers/graphql-http.js';
 import { ME, type MeData } from '../helpers/operations.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { ledgerTotals } from '../helpers/store-audit.js';
 
 const ADMIN_TOKEN = 'a-long-admin-token-for-tests';
 
@@ -83,7 +84,7 @@ describe('admin mutations with ADMIN_TOKEN set', () => {
     const res = await t.graphql<{ grantCredits: AccountData }>(GRANT_CREDITS, { id: account.id, credits: 40 }, ADMIN_TOKEN);
     expect(res.body.data?.grantCredits).toMatchObject({ id: account.id, creditBalance: 140 });
     expect((await t.graphql<MeData>(ME, {}, key)).body.data?.me.creditBalance).toBe(140);
-    expect(await t.gateway.store.ledgerTotals(account.id)).toEqual({ grant: 140, hold: 0, charge: 0, refund: 0 });
+    expect(await ledgerTotals(t.gateway.store, account.id)).toEqual({ grant: 140, hold: 0, charge: 0, refund: 0 });
   });
 
   it('revokeApiKey makes the key answer HTTP 401 at once, and revoking again changes nothing', async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKlingClock, simulatorClockOptions } from '../helpers/kling-clock.js';
 import { CANCEL_VIDEO_TASK, TASK_UPDATED, type TaskFields } from '../helpers/operations.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { tasksHoldingSlots } from '../helpers/store-audit.js';
 import {
   generateTask,
   isStatus,
@@ -228,7 +229,7 @@ describe.concurrent('canceling and queueing', () => {
       expect(tasks.filter((task) => task.status === 'QUEUED')).toHaveLength(4);
       // The key's slot counter is what a submit reads; it must track the tasks holding slots exactly.
       const keyId = (await t.gateway.apiKeys.authenticate(key)) ?? '';
-      const slots = async () => [(await t.gateway.store.getApiKey(keyId))?.slotsInUse, await t.gateway.store.tasksHoldingSlots(keyId)];
+      const slots = async () => [(await t.gateway.store.getApiKey(keyId))?.slotsInUse, await tasksHoldingSlots(t.gateway.store, keyId)];
       expect(await slots()).toEqual([2, 2]);
 
       const outcomes = await Promise.all(tasks.map((task) => watch(t, key, task.id).done));

@@ -5,6 +5,7 @@ import type { KlingSimulatorFaults } from '../../src/kling/simulator/simulator.j
 import { GENERATE_VIDEO, TASK_UPDATED, type GenerateVideoData, type TaskFields } from '../helpers/operations.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { ledgerEntriesPerTask, ledgerTotals } from '../helpers/store-audit.js';
 
 /** 20 % of API requests answer 500/5000, 10 % 429/1302, and 5 % of accepted creates lose their answer. */
 const FAULTS: KlingSimulatorFaults = { errorRates: { 5000: 0.2, 1302: 0.1 }, dropAfterAcceptRate: 0.05 };
@@ -89,7 +90,7 @@ describe('a gateway in front of a Kling that fails a third of its requests', () 
     for (const key of keys) {
       const keyId = await t.gateway.apiKeys.authenticate(key);
       const account = await t.gateway.store.getApiKey(keyId ?? '');
-      const totals = await t.gateway.store.ledgerTotals(keyId ?? '');
+      const totals = await ledgerTotals(t.gateway.store, keyId ?? '');
       const mine = ends.filter((end) => submitted.find((s) => s.task.id === end.id)?.key === key);
       expect(totals.hold).toBe(mine.reduce((sum, end) => sum + end.credits, 0));
       expect(totals.charge).toBe(mine.reduce((sum, end) => sum + end.creditsCharged, 0));
@@ -98,7 +99,7 @@ describe('a gateway in front of a Kling that fails a third of its requests', () 
     }
 
     // Each task was held once and settled once, never twice.
-    const settles = await t.gateway.store.ledgerEntriesPerTask();
+    const settles = await ledgerEntriesPerTask(t.gateway.store);
     expect(settles).toHaveLength(ends.length);
     for (const row of settles) expect(row).toMatchObject({ holds: 1, settles: 1 });
   }, 20_000);

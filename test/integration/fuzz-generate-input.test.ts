@@ -18,6 +18,7 @@ import { checkGenerateInput, fingerprintOf, type GenerateVideoInputRaw } from '.
 import { TASK_STATUSES } from '../../src/tasks/status.js';
 import { GENERATE_VIDEO, type GenerateVideoData } from '../helpers/operations.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { countTasksForKey, ledgerTotals } from '../helpers/store-audit.js';
 
 // A fixed seed keeps CI reproducible; the smaller random-seed run below keeps exploring new ground.
 const SEED = 20_260_914;
@@ -59,8 +60,8 @@ async function createAccount(credits: number, name: string): Promise<Account> {
 /** What a rejected operation must not change: tasks, the ledger and Kling's traffic. */
 async function sideEffects(account: Account) {
   return {
-    tasks: await t.gateway.store.countTasksForKey(account.id, TASK_STATUSES),
-    ledger: await t.gateway.store.ledgerTotals(account.id),
+    tasks: await countTasksForKey(t.gateway.store, account.id, TASK_STATUSES),
+    ledger: await ledgerTotals(t.gateway.store, account.id),
     balance: (await t.gateway.store.getApiKey(account.id))?.creditBalance,
     upstreamRequests: t.simulator.stats.requests.total,
     upstreamCreates: t.simulator.stats.createsAccepted,

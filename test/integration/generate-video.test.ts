@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GENERATE_VIDEO, ME, VIDEO_TASK, type GenerateVideoData, type MeData, type TaskFields } from '../helpers/operations.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { ledgerTotals } from '../helpers/store-audit.js';
 
 let t: TestGateway;
 
@@ -85,7 +86,7 @@ describe('generateVideo on the embedded default', () => {
     const task = await t.graphql<{ videoTask: TaskFields | null }>(VIDEO_TASK, { id: result?.taskId }, key);
     expect(task.body.data?.videoTask).toMatchObject({ status: 'FAILED', creditsCharged: 0, failure: { code: 'CONTENT_POLICY' } });
     expect(await me(key)).toMatchObject({ creditBalance: 1_000, creditsHeld: 0, creditsUsed: 0 });
-    const totals = await t.gateway.store.ledgerTotals((await t.gateway.apiKeys.authenticate(key)) ?? '');
+    const totals = await ledgerTotals(t.gateway.store, (await t.gateway.apiKeys.authenticate(key)) ?? '');
     expect(totals).toEqual({ grant: 1_000, hold: 100, charge: 0, refund: 100 });
   });
 

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../../src/clock.js';
 import { openSqlite } from '../../src/db/connection.js';
 import { createStore } from '../../src/db/store.js';
 import { freshPostgresDatabase, postgresAvailable } from '../helpers/services.js';
+import { ledgerTotals } from '../helpers/store-audit.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'kling-gateway-keys-'));
@@ -78,7 +79,7 @@ describe('npm run keys (child process, SQLite file)', () => {
     await withDatabase(async ({ apiKeys, store, database }) => {
       expect(await apiKeys.authenticate(aliceKey)).toBe(aliceId);
       expect(await apiKeys.account(aliceId)).toMatchObject({ name: 'alice', creditBalance: 500, creditsHeld: 0, creditsUsed: 0 });
-      expect(await store.ledgerTotals(aliceId)).toEqual({ grant: 500, hold: 0, charge: 0, refund: 0 });
+      expect(await ledgerTotals(store, aliceId)).toEqual({ grant: 500, hold: 0, charge: 0, refund: 0 });
       database.sqlite.pragma('wal_checkpoint(TRUNCATE)');
     });
     expect(readFileSync(dbPath).includes(aliceKey)).toBe(false);

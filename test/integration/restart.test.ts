@@ -22,6 +22,7 @@ import {
   type TaskFields,
 } from '../helpers/operations.js';
 import { subscribeSse } from '../helpers/sse-client.js';
+import { ledgerTotals } from '../helpers/store-audit.js';
 
 const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT'];
 /** Longest gap the gateway itself schedules between two looks at an open task (queue recheck: 1 s). */
@@ -163,7 +164,7 @@ describe('a gateway killed with SIGKILL and started again on the same database',
     const store = createStore(drizzle(reader, { schema: dbSchema }));
     const [account] = await store.listApiKeys();
     if (!account) throw new Error('no API key in the database');
-    const totals = await store.ledgerTotals(account.id);
+    const totals = await ledgerTotals(store, account.id);
     expect(totals.hold).toBe(all.reduce((sum, t) => sum + t.credits, 0));
     expect(totals.hold).toBe(totals.charge + totals.refund);
     expect(account).toMatchObject({ creditsHeld: 0, creditsUsed: totals.charge, slotsInUse: 0 });

@@ -11,6 +11,7 @@ import { GENERATE_VIDEO, ME, TASK_UPDATED, type GenerateVideoData, type MeData, 
 import { freshPostgresDatabase, REDIS_URL, scaleOutServicesAvailable } from '../helpers/services.js';
 import { simulatorGatewayEnv, spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
 import { subscribeSse } from '../helpers/sse-client.js';
+import { ledgerEntriesPerTask, ledgerTotals, tasksHoldingSlots } from '../helpers/store-audit.js';
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT']);
 const available = scaleOutServicesAvailable('scale-out (3 gateway instances)');
@@ -61,13 +62,13 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
   /** Per key: Σ holds = Σ charges + Σ refunds + what is still held, and nothing was settled twice. */
   async function expectLedgerBalanced(key: string) {
     const keyId = (await apiKeys.authenticate(key)) ?? '';
-    const totals = await store.ledgerTotals(keyId);
+    const totals = await ledgerTotals(store, keyId);
     const account = await apiKeys.account(keyId);
     expect(totals.hold).toBe(totals.charge + totals.refund + (account?.creditsHeld ?? -1));
     expect(account?.creditBalance).toBe(totals.grant - totals.hold + totals.refund);
-    for (const entry of await store.ledgerEntriesPerTask()) expect(entry.settles).toBeLessThanOrEqual(1);
+    for (const entry of await ledgerEntriesPerTask(store)) expect(entry.settles).toBeLessThanOrEqual(1);
     // The per-key slot counter agrees with the tasks that hold slots, however the instances interleaved.
-    expect((await store.getApiKey(keyId))?.slotsInUse).toBe(await store.tasksHoldingSlots(keyId));
+    expect((await store.getApiKey(keyId))?.slotsInUse).toBe(await tasksHoldingSlots(store, keyId));
   }
 
   it('delivers a task submitted on one instance to a subscriber on another', async () => {
@@ -150,9 +151,9 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
     await expectLedgerBalanced(key);
   }, 45_000);
 
-  it('reports PostgreSQL and Redis in /readyz', async () => {
+  it('reports PostgreSQL, Redis and the upstream account in /readyz', async () => {
     const res = await fetch(new URL('/readyz', urlOf('gw-a')));
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', checks: { database: 'ok', pubsub: 'ok' } });
+    expect(await res.json()).toEqual({ status: 'ok', checks: { database: 'ok', pubsub: 'ok', upstream: 'ok' } });
   });
 });

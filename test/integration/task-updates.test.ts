@@ -142,15 +142,16 @@ describe('taskUpdated for a task Kling never finishes', () => {
   });
 
   // Concurrent: both wait out the same one-second deadline.
-  it.concurrent.for(transports)('ends it TIMED_OUT with a TIMEOUT failure and refunds it, over %s', async ([, subscribe], ctx) => {
+  // Kling holds the task and will bill it, so the deadline charges it: refunding it would lose the money.
+  it.concurrent.for(transports)('ends it TIMED_OUT with a TIMEOUT failure and charges it, as Kling does, over %s', async ([, subscribe], ctx) => {
     const key = await slow.createKey(300);
     const task = await generateTask(slow, key, { prompt: 'A glacier calving, slowly', ...CHEAP });
     const outcome = await subscribe(slow.url, key, task.id).done;
 
     ctx.expect(outcome.end).toBe('complete');
     ctx.expect(statusesOf(outcome)).toEqual(['SUBMITTED', 'TIMED_OUT']);
-    ctx.expect(lastTaskOf(outcome)).toMatchObject({ creditsCharged: 0, videos: [], failure: { code: 'TIMEOUT' } });
-    ctx.expect(await readAccount(slow, key)).toEqual({ name: 'test', creditBalance: 300, creditsHeld: 0, creditsUsed: 0 });
+    ctx.expect(lastTaskOf(outcome)).toMatchObject({ creditsCharged: PRICE, videos: [], failure: { code: 'TIMEOUT' } });
+    ctx.expect(await readAccount(slow, key)).toEqual({ name: 'test', creditBalance: 300 - PRICE, creditsHeld: 0, creditsUsed: PRICE });
   });
 });
 

@@ -15,6 +15,7 @@ import {
   type TaskUpdatedData,
 } from '../helpers/task-flows.js';
 import { createWsClient, type TestWsClient } from '../helpers/ws-client.js';
+import { NOT_FOUND_ANSWERS } from '../../src/kling/simulator/simulator.js';
 import { CHEAP, PRICE } from '../helpers/task-flows.js';
 
 
@@ -32,16 +33,22 @@ describe('a task Kling loses', () => {
 
   beforeAll(async () => {
     t = await startGateway({
-      env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50' },
+      // Three not-found answers over 300 ms confirm a loss; production waits a minute.
+      env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50', UPSTREAM_NOT_FOUND_ANSWERS: '3', UPSTREAM_NOT_FOUND_WINDOW_MS: '300' },
       simulator: { taskSeconds: TASK_MS / 1000, ...simulatorClockOptions(klingClock) },
     });
   });
 
   afterEach(() => {
     klingClock.resume();
+    t.simulator.setLookups({ notFoundAnswer: 'code-1203', lookupLagMs: 0 });
   });
 
-  it.each(['SUBMITTED', 'PROCESSING'])('ends FAILED with UPSTREAM_TASK_LOST and a refund when lost while %s', async (state) => {
+  // Kling documents no answer for an unknown task: each plausible shape must be read as "not found".
+  it.for(
+    NOT_FOUND_ANSWERS.flatMap((answer) => (['SUBMITTED', 'PROCESSING'] as const).map((state) => [state, answer] as const)),
+  )('ends FAILED with UPSTREAM_TASK_LOST and a refund when lost while %s (Kling answers %s)', async ([state, answer]) => {
+    t.simulator.setLookups({ notFoundAnswer: answer });
     const key = await t.createKey(1_000);
     const ws = await connectedClient(t, key);
     const lose = async (id: string) => expect(t.simulator.forgetTask(await klingIdOf(t, id))).toBe(true);
@@ -71,6 +78,24 @@ describe('a task Kling loses', () => {
     });
     expect(await readAccount(t, key)).toEqual({ name: 'test', creditBalance: 1_000, creditsHeld: 0, creditsUsed: 0 });
     expect(await ledgerOf(t, key)).toEqual({ grant: 1_000, hold: PRICE, charge: 0, refund: PRICE });
+    // Confirmed over the window, by Kling's id and by ours, never on one answer.
+    const row = await t.gateway.store.getTask(task.id);
+    expect(row?.notFoundCount).toBeGreaterThanOrEqual(3);
+    expect(t.simulator.stats.getsPerTaskId.get(task.id)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('does not end a task Kling answers "not found" for a while and then shows', async () => {
+    const key = await t.createKey(1_000);
+    // Queries miss the new task for 200 ms of Kling's time: shorter than the 300 ms window.
+    t.simulator.setLookups({ notFoundAnswer: 'empty-data', lookupLagMs: 200 });
+    const task = await generateTask(t, key, { prompt: 'Seen late', ...CHEAP });
+    const ws = await connectedClient(t, key);
+    const outcome = await ws.subscribe<TaskUpdatedData>(TASK_UPDATED, { id: task.id }).done;
+
+    expect(outcome.end).toBe('complete');
+    expect(lastTaskOf(outcome)).toMatchObject({ status: 'SUCCEEDED', creditsCharged: PRICE, failure: null });
+    expect(t.simulator.stats.answersByCode.get(0)).toBeGreaterThan(0);
+    expect(await ledgerOf(t, key)).toEqual({ grant: 1_000, hold: PRICE, charge: PRICE, refund: 0 });
   });
 });
 

@@ -7,6 +7,7 @@ import { onTeardown } from '../helpers/leftovers.js';
 import { TASK_UPDATED } from '../helpers/operations.js';
 import { subscribeSse } from '../helpers/sse-client.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { ledgerTotals } from '../helpers/store-audit.js';
 import { generateTask, lastTaskOf, type TaskUpdatedData } from '../helpers/task-flows.js';
 
 const VIDEOS = /* GraphQL */ `
@@ -117,7 +118,7 @@ describe('me.usage', () => {
     ]);
     const byDay = await t.graphql<{ me: { usage: { creditsCharged: number }[] } }>(USAGE, { ...range, groupBy: 'DAY' }, key);
     const charged = byDay.body.data?.me.usage.reduce((sum, bucket) => sum + bucket.creditsCharged, 0);
-    const ledger = await t.gateway.store.ledgerTotals((await t.gateway.apiKeys.authenticate(key)) ?? '');
+    const ledger = await ledgerTotals(t.gateway.store, (await t.gateway.apiKeys.authenticate(key)) ?? '');
     expect(charged).toBe(ledger.charge);
   });
 

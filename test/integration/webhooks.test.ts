@@ -1,11 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRow } from '../../src/db/schema.js';
 import type { TaskEventTarget } from '../../src/tasks/pubsub.js';
-import { isTerminal, type TaskStatus } from '../../src/tasks/status.js';
+import { isTerminal } from '../../src/tasks/status.js';
 import { verifyWebhook } from '../../src/webhooks/signature.js';
 import type { WebhookAttemptResult } from '../../src/webhooks/webhook-sender.js';
 import { CANCEL_VIDEO_TASK, GENERATE_VIDEO, type GenerateVideoData } from '../helpers/operations.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
+import { webhookAttemptsOf, webhookDeliveriesForTask } from '../helpers/store-audit.js';
 import { REDIRECT_TARGET_PATH, startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const MAX_ATTEMPTS = 4;
@@ -39,14 +40,14 @@ const terminal = (taskId: string): Promise<TaskRow> =>
     const topic = `task:updated:${taskId}`;
     const onEvent = (event: Event) => {
       const row = (event as CustomEvent<TaskRow>).detail;
-      if (!isTerminal(row.status as TaskStatus)) return;
+      if (!isTerminal(row.status)) return;
       events.removeEventListener(topic, onEvent);
       resolve(row);
     };
     events.addEventListener(topic, onEvent);
     // It may have finished before we started listening.
     void t.gateway.store.getTask(taskId).then((row) => {
-      if (row && isTerminal(row.status as TaskStatus)) {
+      if (row && isTerminal(row.status)) {
         events.removeEventListener(topic, onEvent);
         resolve(row);
       }
@@ -83,7 +84,7 @@ const verify = (request: ReceivedRequest, secret: string) =>
   verifyWebhook({ secret, headers: request.headers, body: request.body, nowMs: Date.now() });
 
 const onlyDelivery = async (taskId: string) => {
-  const deliveries = await t.gateway.store.webhookDeliveriesForTask(taskId);
+  const deliveries = await webhookDeliveriesForTask(t.gateway.store, taskId);
   expect(deliveries).toHaveLength(1);
   return deliveries[0] as NonNullable<(typeof deliveries)[0]>;
 };
@@ -126,7 +127,7 @@ describe('outgoing webhooks', () => {
     expect(delivery.deliveredAt).not.toBeNull();
     expect(request.headers['webhook-id']).toBe(delivery.id);
     expect(request.body).toBe(delivery.payload);
-    expect(await t.gateway.store.webhookAttemptsOf(delivery.id)).toMatchObject([{ attempt: 1, statusCode: 200, error: null }]);
+    expect(await webhookAttemptsOf(t.gateway.store, delivery.id)).toMatchObject([{ attempt: 1, statusCode: 200, error: null }]);
   });
 
   it('delivers video_task.failed with the failure when Kling fails the task', async () => {
@@ -166,7 +167,7 @@ describe('outgoing webhooks', () => {
 
     const delivery = await onlyDelivery(taskId);
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 3, lastStatusCode: 200, lastError: null, nextAttemptAt: null });
-    expect(await t.gateway.store.webhookAttemptsOf(delivery.id)).toMatchObject([
+    expect(await webhookAttemptsOf(t.gateway.store, delivery.id)).toMatchObject([
       { attempt: 1, statusCode: 500, error: 'HTTP 500' },
       { attempt: 2, statusCode: 500, error: 'HTTP 500' },
       { attempt: 3, statusCode: 200, error: null },
@@ -183,7 +184,7 @@ describe('outgoing webhooks', () => {
     expect(receiver.requestsTo('/moved')).toHaveLength(2);
     const delivery = await onlyDelivery(taskId);
     expect(delivery).toMatchObject({ status: 'delivered', attempts: 2 });
-    const [first] = await t.gateway.store.webhookAttemptsOf(delivery.id);
+    const [first] = await webhookAttemptsOf(t.gateway.store, delivery.id);
     expect(first).toMatchObject({ attempt: 1, statusCode: 302, error: expect.stringContaining('not followed') as string });
   });
 
@@ -204,7 +205,7 @@ describe('outgoing webhooks', () => {
     const owner = await newKey();
     const taskId = await generate(owner.key, { prompt: 'A field of tulips' });
     expect((await terminal(taskId)).status).toBe('SUCCEEDED');
-    expect(await t.gateway.store.webhookDeliveriesForTask(taskId)).toEqual([]);
+    expect(await webhookDeliveriesForTask(t.gateway.store, taskId)).toEqual([]);
   });
 
   it("sends each key only its own task's data, signed with its own secret", async () => {

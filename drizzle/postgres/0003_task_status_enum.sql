@@ -1,0 +1,2 @@
+CREATE TYPE "public"."task_status" AS ENUM('QUEUED', 'SUBMITTED', 'PROCESSING', 'SUCCEEDED', 'FAILED', 'CANCELED', 'TIMED_OUT');--> statement-breakpoint
+ALTER TABLE "tasks" ALTER COLUMN "status" SET DATA TYPE "public"."task_status" USING "status"::"public"."task_status";

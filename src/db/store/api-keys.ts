@@ -1,0 +1,82 @@
+// API keys: create (with their first grant), look up, list, grant credits, revoke.
+import { and, desc, eq, or, sql } from 'drizzle-orm';
+import type { ApiKeyRow } from '../schema.js';
+import { first, type StoreContext } from './context.js';
+import type { Ledger } from './ledger.js';
+
+export function createApiKeyQueries({ dialect, run, transaction }: StoreContext, { ledger }: Ledger) {
+  const { apiKeys } = dialect.tables;
+
+  // The reads behind every authenticated request and every task lookup, built once. Each matches at
+  // most one row (primary or unique key), so none has a LIMIT: drizzle binds it as `LIMIT ?`, and with
+  // that SQLite re-prepared the statement on every call (about 20 µs, against 1.3 µs for the read).
+  const byHash = dialect.prepare<ApiKeyRow>(
+    'api_key_by_hash',
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))),
+  );
+  const keyById = dialect.prepare<ApiKeyRow>(
+    'api_key_by_id',
+    dialect.db.select().from(apiKeys).where(eq(apiKeys.id, sql.placeholder('id'))),
+  );
+
+  return {
+    async insertApiKey(row: Omit<ApiKeyRow, 'creditBalance' | 'creditsHeld' | 'creditsUsed' | 'slotsInUse' | 'revokedAt'>, credits: number) {
+      return transaction(async (tx) => {
+        const [created] = await tx.insert(apiKeys).values({ ...row, creditBalance: credits }).returning();
+        if (credits > 0) await ledger(tx, row.id, null, 'grant', credits, row.createdAt);
+        return created as ApiKeyRow;
+      });
+    },
+
+    async findApiKeyByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
+      return first(await byHash({ hash: keyHash }));
+    },
+
+    async getApiKey(id: string): Promise<ApiKeyRow | undefined> {
+      return first(await keyById({ id }));
+    },
+
+    async findApiKey(idOrName: string): Promise<ApiKeyRow | undefined> {
+      return run(async (db) =>
+        first(
+          await db
+            .select()
+            .from(apiKeys)
+            .where(or(eq(apiKeys.id, idOrName), eq(apiKeys.name, idOrName)))
+            .orderBy(desc(apiKeys.createdAt))
+            .limit(1),
+        ),
+      );
+    },
+
+    async listApiKeys(): Promise<ApiKeyRow[]> {
+      return run((db) => db.select().from(apiKeys).orderBy(apiKeys.createdAt));
+    },
+
+    async grantCredits(id: string, amount: number, now: number): Promise<ApiKeyRow | undefined> {
+      return transaction(async (tx) => {
+        const updated = first(
+          await tx
+            .update(apiKeys)
+            .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
+            .where(eq(apiKeys.id, id))
+            .returning(),
+        );
+        if (updated) await ledger(tx, id, null, 'grant', amount, now);
+        return updated;
+      });
+    },
+
+    async revokeApiKey(id: string, now: number): Promise<ApiKeyRow | undefined> {
+      return run(async (db) =>
+        first(
+          await db
+            .update(apiKeys)
+            .set({ revokedAt: now })
+            .where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} IS NULL`))
+            .returning(),
+        ),
+      );
+    },
+  };
+}
