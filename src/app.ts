@@ -34,6 +34,7 @@ import { createUpstreamHealth } from './tasks/upstream-health.js';
 import { createTaskWatch } from './tasks/task-watch.js';
 import { createVideoAccess } from './videos/video-access.js';
 import { createVideoLinks } from './videos/video-links.js';
+import type { WebhookLookup } from './webhooks/webhook-connector.js';
 import { createWebhookSender, type WebhookSenderTuning } from './webhooks/webhook-sender.js';
 
 export interface GatewayOverrides {
@@ -46,6 +47,8 @@ export interface GatewayOverrides {
   kling?: KlingClient;
   /** Tests shorten the webhook retry schedule and listen for attempts. */
   webhooks?: WebhookSenderTuning;
+  /** Resolves webhook receiver names instead of the OS resolver; tests map a name onto loopback. */
+  webhookLookup?: WebhookLookup;
   /** Scale-out passes a limiter whose counters live in Redis. */
   rateLimiter?: RateLimiterAbstract;
 }
@@ -66,6 +69,9 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     config.credits.pricesFile ? loadPriceTable(JSON.parse(readFileSync(config.credits.pricesFile, 'utf8'))) : DEFAULT_PRICE_TABLE,
   );
   const metrics = config.metrics.enabled ? createGatewayMetrics({ store, clock }) : undefined;
+  if (config.metrics.withheldForToken) {
+    logger.warn('METRICS_TOKEN is not set, so NODE_ENV=production serves no /metrics: set METRICS_TOKEN to scrape, or METRICS=false');
+  }
   const upstream =
     overrides.kling ??
     createKlingClient({
@@ -94,6 +100,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     logger: logger.child({ component: 'webhooks' }),
     timeoutMs: config.webhooks.timeoutMs,
     maxAgeSeconds: config.webhooks.maxAgeSeconds,
+    targets: config.webhooks.targets,
+    lookup: overrides.webhookLookup,
     ...overrides.webhooks,
   });
   const health = createUpstreamHealth({
@@ -197,7 +205,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const drain = createOperationDrain();
   const yoga = createGatewayYoga({
     schema,
-    services: { tasks, apiKeys, pubsub, watch, usage: createUsage({ store }), videoLinks },
+    services: { tasks, apiKeys, pubsub, watch, usage: createUsage({ store }), videoLinks, webhookTargets: config.webhooks.targets },
     resolveCaller,
     logger,
     graphiql: config.graphql.graphiql,
@@ -211,7 +219,15 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const mcp = createMcpRoute({
     resolveCaller,
     // One budget per key, whichever door the calls come through.
-    createServer: createMcpToolServer({ tasks, watch, clock, rateLimiter, videoLinks, logger: logger.child({ component: 'mcp' }) }),
+    createServer: createMcpToolServer({
+      tasks,
+      watch,
+      clock,
+      rateLimiter,
+      videoLinks,
+      webhookTargets: config.webhooks.targets,
+      logger: logger.child({ component: 'mcp' }),
+    }),
     logger,
     maxBodyBytes: config.limits.maxBodyBytes,
   });
@@ -231,6 +247,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       : undefined,
     drain,
     shutdownGraceMs: config.shutdown.graceMs,
+    logger: logger.child({ component: 'readiness' }),
     readiness: [
       { name: 'database', check: () => database.dialect.ping() },
       ...(redis ? [{ name: 'pubsub', check: () => redis.ping() }] : []),

@@ -133,8 +133,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['INTROSPECTION'], meaning: '`true` or `false`: allow schema introspection', default: 'on unless `production`' },
   { names: ['LOG_LEVEL'], meaning: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`', default: '`info`' },
   { names: ['LOG_PRETTY'], meaning: '`true`/`false`: human-readable log lines (pino-pretty) instead of JSON', default: 'on when `development` and stdout is a terminal' },
-  { names: ['METRICS'], meaning: '`true`/`false`: serve Prometheus metrics on `GET /metrics`', default: '`true`' },
-  { names: ['METRICS_TOKEN'], meaning: 'When set (at least 16 characters), `/metrics` needs `Authorization: Bearer <token>`', default: 'unset (no token needed)' },
+  { names: ['METRICS'], meaning: '`true`/`false`: serve Prometheus metrics on `GET /metrics` (in `production` only with `METRICS_TOKEN` set)', default: '`true`' },
+  {
+    names: ['METRICS_TOKEN'],
+    meaning: 'When set (at least 16 characters), `/metrics` needs `Authorization: Bearer <token>`. Required in `production`: without it `/metrics` answers 404 and a warning is logged at start',
+    default: 'unset (no token needed outside `production`)',
+  },
   { names: ['SHUTDOWN_GRACE_MS'], meaning: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before the remaining connections are closed, ms', default: '`10000`' },
   { names: ['PRICES_FILE'], meaning: 'JSON file of price entries merged over the default price table (same shape)', default: 'unset' },
   { names: ['POLL_FIRST_DELAY_MS'], meaning: "Delay before a submitted task's first status check, ms", default: '`2000`' },
@@ -145,6 +149,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['KEY_MAX_ACTIVE_TASKS'], meaning: 'Tasks one key may have at Kling at once; more wait in `QUEUED`', default: '`20`' },
   { names: ['WEBHOOK_TIMEOUT_MS'], meaning: 'Time for one webhook delivery attempt, connect to last byte, ms', default: '`10000`' },
   { names: ['WEBHOOK_MAX_AGE_SECONDS'], meaning: 'A webhook delivery still failing this long after its event is given up, s', default: '`86400`' },
+  {
+    names: ['WEBHOOK_ALLOWED_HOSTS'],
+    meaning:
+      'Comma-separated `host` or `host:port` entries (IPv6 in brackets) that webhooks may reach although they are private, local or on another port, e.g. `hooks.svc.cluster.local:8080`. A `host` entry covers ports 80 and 443. These skip the address, name, port and https-only checks (see [Webhook targets](#webhook-targets))',
+    default: 'unset (public hosts on ports 80/443 only)',
+  },
   { names: ['DEMO_KEY'], meaning: '`true`/`false` (or `1`/`0`, `yes`/`no`): create and print a `demo` key with 1,000 credits when `npm start` creates the database', default: '`true` (never in `production`)' },
   { names: ['DEMO_PAGE'], meaning: '`true` or `false`: serve the demo page (`GET /`), a browser form for `generateVideo` with live progress', default: 'on unless `production`' },
   { names: ['MAX_BODY_BYTES'], meaning: 'Largest HTTP request body accepted, bytes', default: '`65536`' },

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { parseAllowedHosts } from '../webhooks/webhook-target.js';
 
 /** Kling's global (international) endpoint, kling-api.md section 1. */
 export const KLING_GLOBAL_BASE_URL = 'https://api-singapore.klingai.com';
@@ -75,6 +76,11 @@ const envSchema = z
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
     WEBHOOK_TIMEOUT_MS: int(10_000, 1),
     WEBHOOK_MAX_AGE_SECONDS: int(86_400, 1),
+    WEBHOOK_ALLOWED_HOSTS: z.preprocess(emptyAsUndefined, z.string().optional()).transform((value, ctx) => {
+      const { hosts, problems } = parseAllowedHosts(value ?? '');
+      for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
+      return hosts;
+    }),
     DEMO_KEY: bool(true),
     DEMO_PAGE: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
     MAX_BODY_BYTES: int(65_536, 1_024),
@@ -170,6 +176,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       /** A delivery still failing this long after its event is given up. */
       maxAgeSeconds: e.WEBHOOK_MAX_AGE_SECONDS,
+      /**
+       * Which receivers webhooks may go to (webhooks/webhook-target.ts): public hosts on ports 80/443,
+       * https only in production, plus the operator's WEBHOOK_ALLOWED_HOSTS.
+       */
+      targets: { allowedHosts: e.WEBHOOK_ALLOWED_HOSTS, httpsOnly: production },
     },
     credits: { pricesFile: e.PRICES_FILE },
     admin: { token: e.ADMIN_TOKEN },
@@ -182,8 +193,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       /** Unset: pretty when NODE_ENV is development and stdout is a terminal (main.ts decides). */
       pretty: e.LOG_PRETTY,
     },
-    /** Prometheus metrics on `GET /metrics`; with a token, scrapes must send it as a bearer token. */
-    metrics: { enabled: e.METRICS, token: e.METRICS_TOKEN },
+    /**
+     * Prometheus metrics on `GET /metrics`; with a token, scrapes must send it as a bearer token.
+     * Production requires the token: without METRICS_TOKEN no metrics are kept or served (404), as
+     * with METRICS=false, and `withheldForToken` says so for a warning at start.
+     */
+    metrics: {
+      enabled: e.METRICS && (!production || e.METRICS_TOKEN !== undefined),
+      token: e.METRICS_TOKEN,
+      withheldForToken: e.METRICS && production && e.METRICS_TOKEN === undefined,
+    },
     shutdown: {
       /** How long a shutdown waits for requests in flight before it closes the sockets that are left, ms. */
       graceMs: e.SHUTDOWN_GRACE_MS,

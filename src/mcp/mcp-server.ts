@@ -17,6 +17,7 @@ import { checkGenerateInput, type GenerateRequest } from '../tasks/input.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskWatch } from '../tasks/task-watch.js';
 import type { VideoLinks } from '../videos/video-links.js';
+import type { WebhookTargetPolicy } from '../webhooks/webhook-target.js';
 import { KLING_MODE } from '../tasks/kling-mapping.js';
 import {
   estimateOutputShape,
@@ -51,6 +52,8 @@ export interface McpToolServerDeps {
   rateLimiter?: RateLimiterAbstract | undefined;
   /** Signs the gateway's own playback links for finished videos. */
   videoLinks?: VideoLinks | undefined;
+  /** Which callback_url receivers are accepted (config.webhooks.targets); the GraphQL API applies the same. */
+  webhookTargets?: WebhookTargetPolicy | undefined;
 }
 
 const toolError = (text: string): CallToolResult => ({ content: [{ type: 'text', text }], isError: true });
@@ -162,7 +165,7 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
         run(apiKeyId, 'kling_generate_video', async () => {
           const mapped = toGenerateInputRaw(args);
           if (!mapped.ok) return invalidInput(mapped.issues);
-          const checked = checkGenerateInput(mapped.raw);
+          const checked = checkGenerateInput(mapped.raw, deps.webhookTargets);
           if (!checked.ok) return invalidInput(toToolIssues(checked.issues));
           const submitted = await tasks.submit(apiKeyId, checked.value);
           const timeoutSeconds = args.timeout ?? 0;
@@ -227,7 +230,7 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
         run(apiKeyId, 'kling_estimate_cost', async () => {
           const mapped = toGenerateInputRaw(args);
           if (!mapped.ok) return invalidInput(mapped.issues);
-          const checked = checkGenerateInput(mapped.raw);
+          const checked = checkGenerateInput(mapped.raw, deps.webhookTargets);
           if (!checked.ok) return invalidInput(toToolIssues(checked.issues));
           const request = checked.value;
           const quote = tasks.quote(request);

@@ -13,6 +13,11 @@ export type SubscriptionTransport = 'ws' | 'sse';
 export interface FinishedOperation {
   /** The operation's name as the client sent it; null for an anonymous operation. */
   name: string | null;
+  /**
+   * Whether the caller presented a valid API key or the admin token. Only their operations are
+   * counted by name; anyone else's count as `anonymous`, so the internet cannot choose label values.
+   */
+  authenticated: boolean;
   /** `query`, `mutation`, `subscription`, or `unknown` when the document did not parse. */
   type: string;
   /** `ok`, or the first error code of the result. */
@@ -36,6 +41,16 @@ export interface GatewayMetricsOptions {
    */
   maxOperationNames?: number;
 }
+
+/** The longest operation name kept as a label value; longer ones count as `other`. */
+export const MAX_OPERATION_NAME_LABEL = 64;
+
+/**
+ * A name fit to be a label value: short, and only letters, digits and `_` (every GraphQL name is
+ * made of these, but an `operationName` parameter that names no operation in the document can hold
+ * anything). The length is checked first, so a 60 KB name costs nothing.
+ */
+const isLabelName = (name: string) => name.length <= MAX_OPERATION_NAME_LABEL && /^[A-Za-z0-9_]+$/.test(name);
 
 /** One database read shared by every gauge that asks for it during the same scrape. */
 function perScrape<T>(load: () => Promise<T>): () => Promise<T> {
@@ -142,8 +157,9 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
   });
 
   const knownNames = new Set<string>();
-  const nameLabel = (name: string | null) => {
-    if (name === null) return 'anonymous';
+  const nameLabel = (name: string | null, authenticated: boolean) => {
+    if (name === null || !authenticated) return 'anonymous';
+    if (!isLabelName(name)) return 'other';
     if (knownNames.has(name)) return name;
     if (knownNames.size >= maxOperationNames) return 'other';
     knownNames.add(name);
@@ -151,7 +167,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
   };
 
   // prom-client hashes a label object on every inc/observe; each operation's series are looked up once.
-  // Bounded: names by maxOperationNames, types and outcomes (error codes) are fixed sets.
+  // Bounded: names by maxOperationNames (and each to MAX_OPERATION_NAME_LABEL characters), types and
+  // outcomes (error codes) are fixed sets.
   const series = new Map<string, { count: ReturnType<typeof operations.labels>; duration: ReturnType<typeof operationDuration.labels> }>();
   const seriesOf = (name: string, type: string, outcome: string) => {
     const id = `${name}\u0000${type}\u0000${outcome}`;
@@ -168,8 +185,8 @@ export function createGatewayMetrics(options: GatewayMetricsOptions) {
 
   return {
     registry,
-    operationFinished({ name, type, outcome, durationMs }: FinishedOperation) {
-      const series = seriesOf(nameLabel(name), type, outcome);
+    operationFinished({ name, authenticated, type, outcome, durationMs }: FinishedOperation) {
+      const series = seriesOf(nameLabel(name, authenticated), type, outcome);
       series.count.inc();
       if (durationMs !== undefined) series.duration.observe(durationMs / 1000);
     },

@@ -5,6 +5,7 @@ import type { VideoLinks } from '../videos/video-links.js';
 import type { TaskPubSub } from '../tasks/pubsub.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskWatch } from '../tasks/task-watch.js';
+import type { WebhookTargetPolicy } from '../webhooks/webhook-target.js';
 
 export interface GatewayServices {
   tasks: TaskService;
@@ -13,6 +14,8 @@ export interface GatewayServices {
   watch: TaskWatch;
   usage: Usage;
   videoLinks: VideoLinks;
+  /** Which webhookUrl receivers this gateway accepts (config.webhooks.targets). */
+  webhookTargets: WebhookTargetPolicy;
 }
 
 export interface GatewayContext {

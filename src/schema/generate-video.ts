@@ -7,8 +7,9 @@ import {
   UpstreamError,
   ValidationError,
 } from '../errors.js';
-import { generateVideoInputSchema, type GenerateRequest } from '../tasks/input.js';
+import { checkGenerateInput, type GenerateRequest, type GenerateVideoInputRaw } from '../tasks/input.js';
 import { builder } from './builder.js';
+import type { GatewayContext } from './context.js';
 import { AspectRatioEnum, CameraMovementEnum, VideoModeEnum, VideoModelEnum } from './models.js';
 import { VideoTask } from './video-task.js';
 
@@ -50,6 +51,17 @@ const GenerateVideoInput = builder.inputType('GenerateVideoInput', {
   }),
 });
 
+/**
+ * The rules of tasks/input.ts with this gateway's webhook target policy, which comes from its config:
+ * checked here rather than by the validation plugin, whose schemas cannot see the context. Still before
+ * anything else the resolvers do, and with every issue at once.
+ */
+function checkedInput(input: GenerateVideoInputRaw, ctx: GatewayContext): GenerateRequest {
+  const result = checkGenerateInput(input, ctx.services.webhookTargets);
+  if (!result.ok) throw new ValidationError(result.issues);
+  return result.value;
+}
+
 builder.mutationField('generateVideo', (t) =>
   t.withAuth({ apiKey: true }).field({
     type: VideoTask,
@@ -60,10 +72,11 @@ builder.mutationField('generateVideo', (t) =>
       union: { name: 'GenerateVideoResult' },
       dataField: { name: 'task' },
     },
-    args: { input: t.arg({ type: GenerateVideoInput, required: true }).validate(generateVideoInputSchema) },
+    args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
+      const request = checkedInput(input, ctx);
       if (ctx.rateLimited) throw new RateLimitedError(ctx.rateLimited.retryAfterSeconds);
-      return ctx.services.tasks.submit(ctx.apiKeyId, input);
+      return ctx.services.tasks.submit(ctx.apiKeyId, request);
     },
   }),
 );
@@ -94,8 +107,11 @@ builder.queryField('estimateVideoCost', (t) =>
       directResult: true,
       union: { name: 'EstimateVideoCostResult' },
     },
-    args: { input: t.arg({ type: GenerateVideoInput, required: true }).validate(generateVideoInputSchema) },
-    resolve: (_root, { input }, ctx) => ({ ...ctx.services.tasks.quote(input), request: input }),
+    args: { input: t.arg({ type: GenerateVideoInput, required: true }) },
+    resolve: (_root, { input }, ctx) => {
+      const request = checkedInput(input, ctx);
+      return { ...ctx.services.tasks.quote(request), request };
+    },
   }),
 );
 

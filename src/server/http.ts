@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
 import { DEMO_ASSETS, type DemoAsset } from '../web/demo-page.js';
 import type { CallerResolver } from './caller.js';
@@ -33,6 +34,8 @@ export interface GatewayHttpOptions {
   onMcp?: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   /** @default 2_000 */
   readinessTimeoutMs?: number;
+  /** Where a failing readiness check's error goes; `/readyz` itself says only `fail`. */
+  logger?: Logger | undefined;
   /** Serves Prometheus metrics on `GET /metrics`; absent when METRICS is off. */
   onMetrics?: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
   /** Lets close() refuse new operations, end SSE subscriptions and wait for running operations. */
@@ -173,7 +176,9 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
           ]);
           return [name, 'ok'] as const;
         } catch (error) {
-          return [name, error instanceof Error ? error.message : 'failed'] as const;
+          // /readyz answers anyone: a driver's message (hosts, ports, user names) goes to the log only.
+          options.logger?.warn({ err: error, check: name }, 'readiness check failed');
+          return [name, 'fail'] as const;
         } finally {
           clearTimeout(timer);
         }

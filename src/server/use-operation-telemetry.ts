@@ -155,14 +155,16 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
     const codes = [...(record.codes ?? [])];
     const outcome = codes[0] ?? 'ok';
     const transport: Transport = isWebSocketContext(context) ? 'ws' : record.type === 'subscription' ? 'sse' : 'http';
+    const keyId = context.apiKeyId ?? context.caller?.apiKeyId ?? null;
+    const admin = context.isAdmin ?? context.caller?.isAdmin ?? false;
     logger.info(
       {
         // Made here for WebSocket operations: a UUID is built as a rope of ~30 string pieces, about
         // 1 KB that a subscription would otherwise hold for its whole life just to print it at the end.
         requestId: context.requestId ?? randomUUID(),
         transport,
-        keyId: context.apiKeyId ?? context.caller?.apiKeyId ?? null,
-        ...((context.isAdmin ?? context.caller?.isAdmin) ? { admin: true } : {}),
+        keyId,
+        ...(admin ? { admin: true } : {}),
         operationName: record.name,
         operationType: record.type,
         durationMs,
@@ -171,7 +173,15 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       },
       'graphql operation',
     );
-    metrics?.operationFinished({ name: record.name, type: record.type, outcome, durationMs: stream ? undefined : durationMs });
+    // Over HTTP the caller is known once the context is built, after validation: an operation that
+    // fails to parse or validate there counts as an anonymous caller's.
+    metrics?.operationFinished({
+      name: record.name,
+      authenticated: keyId !== null || admin,
+      type: record.type,
+      outcome,
+      durationMs: stream ? undefined : durationMs,
+    });
   };
 
   const observer: StreamObserver = {

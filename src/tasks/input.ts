@@ -16,6 +16,7 @@ import {
   type VideoModel,
 } from '../catalog/models.js';
 import type { FieldIssue } from '../errors.js';
+import { DEFAULT_WEBHOOK_TARGETS, webhookUrlRefusal, type WebhookTargetPolicy } from '../webhooks/webhook-target.js';
 
 export const PROMPT_MAX_CODE_POINTS = 2500;
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
@@ -72,7 +73,11 @@ const list = (values: readonly (string | number)[]) => values.join(', ');
 const LONE_SURROGATE = /\p{Surrogate}|\u0000/u;
 const notText = (field: string) => `${field} must be valid Unicode text without NUL characters or unpaired surrogates.`;
 
-export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
+/**
+ * `webhookTargets` is the gateway's policy for webhook receivers (config.webhooks.targets); the default
+ * refuses every private, local or non-default-port target, as a gateway without an allow-list does.
+ */
+export function checkGenerateInput(raw: GenerateVideoInputRaw, webhookTargets: WebhookTargetPolicy = DEFAULT_WEBHOOK_TARGETS): CheckResult {
   const issues: FieldIssue[] = [];
   const issue = (path: string[], message: string) => issues.push({ path, message });
 
@@ -116,6 +121,11 @@ export function checkGenerateInput(raw: GenerateVideoInputRaw): CheckResult {
   const webhookUrl = raw.webhookUrl?.trim() || null;
   if (webhookUrl !== null && (!isHttpUrl(webhookUrl) || LONE_SURROGATE.test(webhookUrl)))
     issue(['webhookUrl'], `webhookUrl must be an absolute http(s) URL of at most ${WEBHOOK_URL_MAX_LENGTH} characters.`);
+  else if (webhookUrl !== null) {
+    // Loopback, private, link-local and metadata addresses, local names, userinfo, odd ports (SSRF).
+    const refusal = webhookUrlRefusal(webhookUrl, webhookTargets);
+    if (refusal !== null) issue(['webhookUrl'], refusal);
+  }
 
   const idempotencyKey = raw.idempotencyKey ?? null;
   if (idempotencyKey !== null && (idempotencyKey.length === 0 || longerThan(idempotencyKey, IDEMPOTENCY_KEY_MAX_LENGTH)))
@@ -204,7 +214,9 @@ function isHttpUrl(value: string): boolean {
 }
 
 /**
- * The rules as a Standard Schema, which is what the Pothos validation plugin takes.
+ * The rules as a Standard Schema, with the default webhook target policy. The GraphQL fields check
+ * their input in the resolver instead (schema/generate-video.ts), since the gateway's policy comes from
+ * its config and a Standard Schema cannot see the request's context.
  * Paths are relative to the input object, as the contract's FieldIssue.path is.
  */
 export const generateVideoInputSchema: StandardSchemaV1<GenerateVideoInputRaw, GenerateRequest> = {

@@ -8,6 +8,8 @@ import { createWorkLoop } from '../work-loop.js';
 import type { WebhookDeliveryRow } from '../db/schema.js';
 import type { Store, WebhookAttemptOutcome } from '../db/store.js';
 import { webhookHeaders } from './signature.js';
+import { createWebhookConnector, targetRefusalOf, type WebhookLookup } from './webhook-connector.js';
+import { DEFAULT_WEBHOOK_TARGETS, webhookUrlRefusal, type WebhookTargetPolicy } from './webhook-target.js';
 
 export interface WebhookAttemptResult {
   deliveryId: string;
@@ -70,6 +72,14 @@ export interface WebhookSenderOptions extends WebhookSenderTuning {
    * @default timeoutMs + 30_000
    */
   leaseMs?: number;
+  /**
+   * Which receivers may be called (webhook-target.ts), checked again before each attempt and on every
+   * address at connect time. A refused delivery is given up at once: retrying cannot change the answer.
+   * @default DEFAULT_WEBHOOK_TARGETS
+   */
+  targets?: WebhookTargetPolicy;
+  /** Resolves receiver host names. @default systemLookup (the OS resolver) */
+  lookup?: WebhookLookup | undefined;
 }
 
 /** Receivers answer with a status; anything they send beyond this is not worth reading. */
@@ -89,19 +99,30 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     idleMs = 1_000,
   } = options;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
+  const targets = options.targets ?? DEFAULT_WEBHOOK_TARGETS;
 
   // Our own agent, so stop() can close its keep-alive sockets. undici's request never follows redirects
-  // unless a redirect interceptor is added: a 3xx is judged like any other non-2xx answer.
-  const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  // unless a redirect interceptor is added: a 3xx is judged like any other non-2xx answer. Its connector
+  // connects only to addresses the target policy allows (webhook-connector.ts).
+  const agent = new Agent({
+    connect: createWebhookConnector({ policy: targets, lookup: options.lookup, timeoutMs }),
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
 
   const stats = { attempts: 0, delivered: 0, failed: 0 };
 
-  /** One POST: the status code, or an error text when no answer came; null when stop() cut it short. */
+  /**
+   * One POST: the status code, or an error text when no answer came; null when stop() cut it short.
+   * `refused`: the target policy forbids this receiver, so the delivery is not tried again.
+   */
   const post = async (
     delivery: WebhookDeliveryRow,
     secret: string,
-  ): Promise<{ statusCode: number | null; error: string | null } | null> => {
-    // SSRF: an allow/deny list for webhook hosts (e.g. refusing private addresses) would go here; today only the http(s) check at input applies.
+  ): Promise<{ statusCode: number | null; error: string | null; refused?: boolean } | null> => {
+    // Input validation checked the URL already; this catches rows stored before a rule or the allow-list changed.
+    const refusal = webhookUrlRefusal(delivery.url, targets);
+    if (refusal !== null) return { statusCode: null, error: `target refused: ${refusal}`, refused: true };
     const headers = webhookHeaders({
       secret,
       id: delivery.id,
@@ -126,6 +147,8 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       return { statusCode, error: `HTTP ${statusCode}` };
     } catch (error) {
       if (work.signal.aborted) return null;
+      const refused = targetRefusalOf(error);
+      if (refused) return { statusCode: null, error: `target refused: ${refused.message}`, refused: true };
       if (error instanceof Error && error.name === 'TimeoutError') return { statusCode: null, error: `no answer within ${timeoutMs} ms` };
       const code = (error as { code?: unknown }).code;
       const message = error instanceof Error ? error.message : String(error);
@@ -133,8 +156,9 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     }
   };
 
-  const outcomeOf = (delivery: WebhookDeliveryRow, attempt: number, ok: boolean, at: number): WebhookAttemptOutcome => {
+  const outcomeOf = (delivery: WebhookDeliveryRow, attempt: number, ok: boolean, refused: boolean, at: number): WebhookAttemptOutcome => {
     if (ok) return { status: 'delivered' };
+    if (refused) return { status: 'failed' };
     const nextAttemptAt = at + computeBackoffMs(attempt - 1, { baseMs: retryBaseMs, maxMs: retryMaxMs });
     if (attempt >= maxAttempts || nextAttemptAt > delivery.createdAt + maxAgeSeconds * 1000) return { status: 'failed' };
     return { status: 'pending', nextAttemptAt };
@@ -145,12 +169,13 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     const key = await store.getApiKey(delivery.apiKeyId);
     const startedAt = clock.now();
     // The key row cannot go away (foreign key), so a missing one is a broken database, not a receiver fault.
-    const result = key ? await post(delivery, key.webhookSecret) : { statusCode: null, error: 'API key not found' };
+    const posted = key ? await post(delivery, key.webhookSecret) : { statusCode: null, error: 'API key not found' };
     // Stopping aborted the request: that says nothing about the receiver, and the lease brings it back.
-    if (result === null) return;
+    if (posted === null) return;
+    const { refused = false, ...result } = posted;
     const at = clock.now();
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
-    const outcome = outcomeOf(delivery, attempt, ok, at);
+    const outcome = outcomeOf(delivery, attempt, ok, refused, at);
     const recorded = await store.recordWebhookAttempt(
       delivery.id,
       { attempt, statusCode: result.statusCode, error: result.error, durationMs: at - startedAt, attemptedAt: startedAt },
@@ -164,7 +189,7 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       logger.debug(details, 'webhook delivered');
     } else if (outcome.status === 'failed') {
       stats.failed += 1;
-      logger.warn({ ...details, error: result.error }, 'webhook given up');
+      logger.warn({ ...details, error: result.error }, refused ? 'webhook refused by the target policy; given up' : 'webhook given up');
     } else {
       logger.debug({ ...details, error: result.error, nextAttemptAt: outcome.nextAttemptAt }, 'webhook attempt failed; will retry');
     }

@@ -44,11 +44,17 @@ export async function startWebhookReceiver() {
         server.closeAllConnections();
       }),
   );
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = `http://${host}`;
 
   return {
     received,
     requestsTo,
+    /**
+     * `127.0.0.1:<port>`: a loopback receiver is refused as a webhook target unless the gateway lists it,
+     * so pass `{ WEBHOOK_ALLOWED_HOSTS: receiver.host }` in the gateway's env.
+     */
+    host,
     url: (path: string) => base + path,
     /** The next answers for `path`, in order; after them it answers 200. */
     respond(path: string, statuses: number[]) {

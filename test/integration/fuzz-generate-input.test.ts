@@ -146,8 +146,8 @@ const cfgScale = fc.oneof(
 
 const GOOD_WEBHOOKS = [
   'https://hooks.example.com/kling',
-  'http://127.0.0.1:9/hook',
-  'http://[::1]:8080/x?y=1#z',
+  'http://93.184.215.14/hook',
+  'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:443/x?y=1#z',
   ' https://example.com/padded ',
   'HTTPS://EXAMPLE.COM/UPPER',
   `https://example.com/${'a'.repeat(2_048 - 'https://example.com/'.length)}`,
@@ -168,6 +168,13 @@ const BAD_WEBHOOKS = [
   'http:// spaced.example.com',
   `https://example.com/${'a'.repeat(2_049 - 'https://example.com/'.length)}`,
   `https://example.com/${'a'.repeat(10_000)}`,
+  // Targets inside the gateway's network (SSRF): refused unless WEBHOOK_ALLOWED_HOSTS lists them.
+  'http://127.0.0.1:9/hook',
+  'http://[::1]:8080/x?y=1#z',
+  'http://169.254.169.254/latest/meta-data/',
+  'http://2130706433/',
+  'https://user@hooks.example.com/',
+  'https://hooks.example.com:8443/',
 ];
 const webhookUrl = fc.oneof(
   { arbitrary: fc.constantFrom(...GOOD_WEBHOOKS), weight: 3 },

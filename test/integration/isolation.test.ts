@@ -22,7 +22,13 @@ beforeAll(async () => {
   t = await startGateway({
     // Tasks stay open at Kling for the whole file, so there is always something to subscribe to or cancel.
     simulator: { taskSeconds: 60 },
-    env: { MAX_ALIASES: String(PER_REQUEST), MAX_TOKENS: '10000', MAX_COST: '100000', RATE_LIMIT_POINTS: '100000' },
+    env: {
+      MAX_ALIASES: String(PER_REQUEST),
+      MAX_TOKENS: '10000',
+      MAX_COST: '100000',
+      RATE_LIMIT_POINTS: '100000',
+      WEBHOOK_ALLOWED_HOSTS: receiver.host,
+    },
   });
 });
 

@@ -60,13 +60,18 @@ describe('GET /metrics', () => {
     expect((await readAccount(t, key))?.creditsUsed).toBe(10);
   });
 
-  it('counts refused operations by their error code', async () => {
+  it('counts refused operations by their error code, an anonymous caller\'s as `anonymous`', async () => {
     const t = await startGateway();
+    const key = await t.createKey(100);
     await t.graphql('query Me { me { name } }');
     await t.graphql('query Broken { noSuchField }');
+    await t.graphql('query Denied { videoTask(id: "vt_unknown") { id } }', undefined, 'kgw_not-a-key');
+    // Over HTTP the caller is known only after validation, so an invalid operation counts as anonymous.
+    await t.graphql('query Broken { noSuchField }', undefined, key);
     const text = await scrape(t);
-    expect(sample(text, 'kling_gateway_graphql_operations_total', { operation_name: 'Me', outcome: 'UNAUTHENTICATED' })).toBe(1);
-    expect(sample(text, 'kling_gateway_graphql_operations_total', { operation_name: 'Broken', outcome: 'GRAPHQL_VALIDATION_FAILED' })).toBe(1);
+    expect(sample(text, 'kling_gateway_graphql_operations_total', { operation_name: 'anonymous', outcome: 'UNAUTHENTICATED' })).toBe(2);
+    expect(sample(text, 'kling_gateway_graphql_operations_total', { operation_name: 'anonymous', outcome: 'GRAPHQL_VALIDATION_FAILED' })).toBe(2);
+    for (const name of ['Me', 'Broken', 'Denied']) expect(sample(text, 'kling_gateway_graphql_operations_total', { operation_name: name })).toBeUndefined();
   });
 
   it('shows a subscription as open while it streams, per transport', async () => {
@@ -108,7 +113,7 @@ describe('GET /metrics', () => {
 
   it('keeps the series of two gateways in one process apart', async () => {
     const [a, b] = await Promise.all([startGateway(), startGateway()]);
-    await a.graphql('query Models { models { model } }');
+    await a.graphql('query Models { models { model } }', undefined, await a.createKey(100));
     expect(sample(await scrape(a), 'kling_gateway_graphql_operations_total', { operation_name: 'Models' })).toBe(1);
     expect(sample(await scrape(b), 'kling_gateway_graphql_operations_total', { operation_name: 'Models' })).toBeUndefined();
   });

@@ -57,7 +57,7 @@ const terminal = (taskId: string): Promise<TaskRow> =>
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
   t = await startGateway({
-    env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50' },
+    env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50', WEBHOOK_ALLOWED_HOSTS: receiver.host },
     simulator: { taskSeconds: 0.3 },
     overrides: {
       eventTarget: events as unknown as TaskEventTarget,

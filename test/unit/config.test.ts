@@ -43,6 +43,14 @@ describe('loadConfig defaults', () => {
     expect(config.demoKey).toBe(false);
   });
 
+  it('keeps metrics in production only with METRICS_TOKEN, and without one everywhere else', () => {
+    const token = 'scrape-token-0123456789';
+    expect(loadConfig({ NODE_ENV: 'production' }).metrics).toEqual({ enabled: false, token: undefined, withheldForToken: true });
+    expect(loadConfig({ NODE_ENV: 'production', METRICS_TOKEN: token }).metrics).toEqual({ enabled: true, token, withheldForToken: false });
+    expect(loadConfig({ NODE_ENV: 'production', METRICS: 'false' }).metrics).toEqual({ enabled: false, token: undefined, withheldForToken: false });
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, token: undefined, withheldForToken: false });
+  });
+
   it('lets development turn GraphiQL and the demo key off', () => {
     const config = loadConfig({ GRAPHIQL: 'false', DEMO_KEY: 'no' });
     expect(config.graphql.graphiql).toBe(false);

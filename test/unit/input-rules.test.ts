@@ -153,6 +153,10 @@ const rejected: RejectCase[] = [
     path: ['webhookUrl'],
     message: /2048/,
   },
+  { name: 'a loopback webhook', input: { webhookUrl: 'http://127.0.0.1/hook' }, path: ['webhookUrl'], message: /127\.0\.0\.1 is a loopback address/ },
+  { name: 'a webhook on another port', input: { webhookUrl: 'https://hooks.example.com:8443/kling' }, path: ['webhookUrl'], message: /port 80 or 443/ },
+  { name: 'a webhook with userinfo', input: { webhookUrl: 'https://user:pw@hooks.example.com/' }, path: ['webhookUrl'], message: /user name or password/ },
+  { name: 'a metadata-service webhook', input: { webhookUrl: 'http://metadata.google.internal/' }, path: ['webhookUrl'], message: /local name/ },
   // idempotencyKey
   { name: 'an empty idempotencyKey', input: { idempotencyKey: '' }, path: ['idempotencyKey'], message: /1 to 255/ },
   { name: 'a 256-character idempotencyKey', input: { idempotencyKey: 'k'.repeat(256) }, path: ['idempotencyKey'], message: /1 to 255/ },
@@ -201,7 +205,8 @@ const accepted: AcceptCase[] = [
   { name: 'a preset with a null config', input: { model: 'KLING_V1', cameraControl: { type: 'LEFT_TURN_FORWARD', config: null } } },
   { name: 'a null cameraControl on a model without camera control', input: { model: 'KLING_V3', cameraControl: null } },
   { name: 'an http webhook', input: { webhookUrl: 'http://hooks.example.com/kling' } },
-  { name: 'an https webhook with port, query and fragment', input: { webhookUrl: 'https://hooks.example.com:8443/kling?x=1#y' } },
+  { name: 'an https webhook with the default port, query and fragment', input: { webhookUrl: 'https://hooks.example.com:443/kling?x=1#y' } },
+  { name: 'a webhook on a public IP address', input: { webhookUrl: 'http://93.184.215.14/kling' } },
   { name: 'a 2048-character webhook', input: { webhookUrl: `https://example.com/${'a'.repeat(2048 - 'https://example.com/'.length)}` } },
   { name: 'a 255-character idempotencyKey', input: { idempotencyKey: 'k'.repeat(255) } },
 ];
