@@ -21,6 +21,7 @@ import { createRedisConnections } from './redis/redis-connections.js';
 import { schema } from './schema/index.js';
 import { createCallerResolver } from './server/caller.js';
 import { createGatewayHttpServer } from './server/http.js';
+import { createKeyStreams } from './server/key-streams.js';
 import { createOperationDrain } from './server/operation-drain.js';
 import { createGatewayYoga } from './server/yoga.js';
 import { createKlingCallbackHandler } from './tasks/kling-callback.js';
@@ -92,6 +93,14 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const kling = metrics ? instrumentKlingClient(upstream, metrics) : upstream;
   const pubsub = createTaskPubSub(overrides.eventTarget ?? redis?.eventTarget);
   const apiKeys = createApiKeys({ store, clock });
+  // Each key's WebSockets, SSE subscriptions and MCP waits: capped together, and ended when the key is
+  // revoked here or (through Redis) on another instance.
+  const keyStreams = createKeyStreams({ maxPerKey: config.ws.maxConnectionsPerKey });
+  apiKeys.onRevoked((keyId) => keyStreams.revoked(keyId));
+  if (redis) {
+    apiKeys.broadcastRevocations((keyId) => redis.publishRevocation(keyId));
+    redis.onRevocation((keyId) => apiKeys.revokedElsewhere(keyId));
+  }
   // Late-bound: the task service tells the poller about queued tasks, and the poller uses the service.
   let wakePoller: () => void = () => undefined;
   const webhooks = createWebhookSender({
@@ -215,6 +224,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     rateLimiter,
     metrics,
     drain,
+    keyStreams,
   });
   const mcp = createMcpRoute({
     resolveCaller,
@@ -227,6 +237,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       videoLinks,
       webhookTargets: config.webhooks.targets,
       logger: logger.child({ component: 'mcp' }),
+      keyStreams,
     }),
     logger,
     maxBodyBytes: config.limits.maxBodyBytes,
@@ -238,6 +249,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     port: config.http.port,
     maxBodyBytes: config.limits.maxBodyBytes,
     ws: config.ws,
+    keyStreams,
+    timeouts: { headersMs: config.http.headersTimeoutMs, requestMs: config.http.requestTimeoutMs },
     onKlingCallback,
     demoPage: config.demoPage,
     onVideo,

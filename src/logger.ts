@@ -11,6 +11,9 @@ export const REDACTED_PATHS = [
   'adminToken',
   'admin.token',
   'key',
+  // Per-key webhook signing secrets (auth/api-keys.ts), wherever an object carrying one is logged.
+  'webhookSecret',
+  '*.webhookSecret',
 ];
 
 export interface LoggerOptions {

@@ -17,6 +17,34 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/**
+ * A Standard Webhooks signing secret (`whsec_` + base64 of 24 random bytes). Shown to the key's
+ * owner once, at creation or rotation; deliveries are signed with it (webhooks/signature.ts).
+ */
+export function generateWebhookSecret(): string {
+  return 'whsec_' + randomBytes(24).toString('base64');
+}
+
+/**
+ * The same failure with `secrets` cut out of its message, stack and causes: a failed insert's error
+ * carries the statement's parameters (drizzle's "Failed query … params: …"), and whoever catches it
+ * logs or prints it whole.
+ */
+export function withoutSecrets(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const scrub = (text: string) => secrets.reduce((t, secret) => (secret ? t.split(secret).join('[redacted]') : t), text);
+  const clean = new Error(scrub(error.message), error.cause === undefined ? undefined : { cause: withoutSecrets(error.cause, secrets) });
+  clean.name = error.name;
+  clean.stack = scrub(error.stack ?? '');
+  // Keep what identifies the failure (a database's code, constraint, …), scrubbed like the message.
+  for (const [field, value] of Object.entries(error)) {
+    if (field === 'cause') continue;
+    if (typeof value === 'string') Object.assign(clean, { [field]: scrub(value) });
+    else if (typeof value === 'number' || typeof value === 'boolean') Object.assign(clean, { [field]: value });
+  }
+  return clean;
+}
+
 export function newId(prefix: string): string {
   return prefix + randomBytes(16).toString('base64url');
 }
@@ -49,8 +77,9 @@ export interface ApiKeysOptions {
   store: Store;
   clock: Clock;
   /**
-   * How long a successful lookup is trusted. Revocation through this process clears it at once;
-   * other processes (the keys CLI, other instances) see a revocation within this time.
+   * How long a successful lookup is trusted. Revocation through this process clears it at once, and
+   * so does one on another instance when they share Redis (see onRevoked/revokedElsewhere); the keys
+   * CLI, and instances without Redis, see a revocation within this time.
    * @default 5_000
    */
   cacheTtlMs?: number;
@@ -66,22 +95,43 @@ export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntrie
   const forget = (keyId: string) => {
     for (const [presented, entry] of cache) if (entry.keyId === keyId) cache.delete(presented);
   };
+  /** Told of every revocation, made here or elsewhere: ends the key's open streams. */
+  const revokedListeners = new Set<(keyId: string) => void>();
+  /** Tells the other instances (Redis pub/sub), when there are any. */
+  let broadcast: ((keyId: string) => void) | undefined;
+  const notify = (keyId: string) => {
+    for (const listener of revokedListeners) listener(keyId);
+  };
 
   return {
-    async create(name: string, credits: number): Promise<{ key: string; account: Account }> {
+    /** The key and its webhook signing secret are returned this once; neither can be read back later. */
+    async create(name: string, credits: number): Promise<{ key: string; webhookSecret: string; account: Account }> {
       const key = generateApiKey();
-      const row = await store.insertApiKey(
-        {
-          id: newId('key_'),
-          name,
-          keyHash: hashApiKey(key),
-          keyPrefix: key.slice(0, KEY_PREFIX_SHOWN),
-          webhookSecret: 'whsec_' + randomBytes(24).toString('base64'),
-          createdAt: clock.now(),
-        },
-        credits,
-      );
-      return { key, account: toAccount(row) };
+      const keyHash = hashApiKey(key);
+      const webhookSecret = generateWebhookSecret();
+      let row: ApiKeyRow;
+      try {
+        row = await store.insertApiKey(
+          { id: newId('key_'), name, keyHash, keyPrefix: key.slice(0, KEY_PREFIX_SHOWN), webhookSecret, createdAt: clock.now() },
+          credits,
+        );
+      } catch (error) {
+        throw withoutSecrets(error, [webhookSecret, keyHash, key]);
+      }
+      return { key, webhookSecret, account: toAccount(row) };
+    },
+
+    /**
+     * Gives the key a new webhook signing secret and returns it (shown this once); deliveries from now
+     * on are signed with it. Null for an unknown or revoked key.
+     */
+    async rotateWebhookSecret(keyId: string): Promise<string | null> {
+      const webhookSecret = generateWebhookSecret();
+      try {
+        return (await store.setWebhookSecret(keyId, webhookSecret)) ? webhookSecret : null;
+      } catch (error) {
+        throw withoutSecrets(error, [webhookSecret]);
+      }
     },
 
     /** The key id for a presented key, or null for a missing, unknown or revoked key. */
@@ -128,7 +178,28 @@ export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntrie
     async revoke(keyId: string): Promise<Account | null> {
       const row = await store.revokeApiKey(keyId, clock.now());
       forget(keyId);
+      if (row) {
+        notify(keyId);
+        broadcast?.(keyId);
+      }
       return row ? toAccount(row) : null;
+    },
+
+    /** Calls `listener` with the key id of every revocation, made here or announced by another instance. */
+    onRevoked(listener: (keyId: string) => void): () => void {
+      revokedListeners.add(listener);
+      return () => revokedListeners.delete(listener);
+    },
+
+    /** How revocations made here reach other instances (publishing on Redis). */
+    broadcastRevocations(publish: (keyId: string) => void) {
+      broadcast = publish;
+    },
+
+    /** A revocation made on another instance: the cache forgets the key and its streams end here too. */
+    revokedElsewhere(keyId: string) {
+      forget(keyId);
+      notify(keyId);
     },
   };
 }

@@ -147,7 +147,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['POLL_CONCURRENCY'], meaning: 'Status queries to Kling in flight at once', default: '`8`' },
   { names: ['TASK_DEADLINE_SECONDS'], meaning: 'A task not finished this long after creation ends `TIMED_OUT`: refunded if Kling never took it, charged if Kling holds it (Kling bills it)', default: '`3600`' },
   { names: ['KEY_MAX_ACTIVE_TASKS'], meaning: 'Tasks one key may have at Kling at once; more wait in `QUEUED`', default: '`20`' },
-  { names: ['WEBHOOK_TIMEOUT_MS'], meaning: 'Time for one webhook delivery attempt, connect to last byte, ms', default: '`10000`' },
+  {
+    names: ['WEBHOOK_TIMEOUT_MS'],
+    meaning:
+      'Time for one webhook delivery attempt, connect to last byte, ms. A receiver host that fails 5 times in a row (no answer, 5xx, 429) is skipped for 30 s, its deliveries rescheduled without counting attempts; keys take turns for the 8 deliveries in flight',
+    default: '`5000`',
+  },
   { names: ['WEBHOOK_MAX_AGE_SECONDS'], meaning: 'A webhook delivery still failing this long after its event is given up, s', default: '`86400`' },
   {
     names: ['WEBHOOK_ALLOWED_HOSTS'],
@@ -166,10 +171,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['RATE_LIMIT_POINTS'], meaning: 'Points each key may spend per window; an operation costs one per root field, aliases included', default: '`600`' },
   { names: ['RATE_LIMIT_WINDOW_SECONDS'], meaning: 'Length of the rate-limit window, s', default: '`60`' },
   { names: ['WS_MAX_PAYLOAD_BYTES'], meaning: 'Largest WebSocket message accepted, bytes', default: '`65536`' },
-  { names: ['WS_MAX_CONNECTIONS_PER_KEY'], meaning: 'Open WebSocket connections one key may have', default: '`20`' },
+  { names: ['WS_MAX_CONNECTIONS_PER_KEY'], meaning: 'Open streams one key may hold per instance: WebSocket connections, SSE subscriptions and MCP calls waiting for a task, counted together', default: '`20`' },
   { names: ['WS_MAX_SUBSCRIPTIONS_PER_CONNECTION'], meaning: 'Subscriptions one WebSocket connection may carry', default: '`50`' },
   { names: ['WS_CONNECTION_INIT_TIMEOUT_MS'], meaning: 'Time a new WebSocket has to send `connection_init`, ms', default: '`3000`' },
   { names: ['WS_KEEP_ALIVE_MS'], meaning: 'Interval of keep-alive pings on WebSockets, ms', default: '`12000`' },
+  { names: ['HTTP_HEADERS_TIMEOUT_MS'], meaning: 'Time a connection has to send a whole request head, ms; slower connections are closed', default: '`10000`' },
+  { names: ['HTTP_REQUEST_TIMEOUT_MS'], meaning: 'Time a connection has to send a whole request, head and body, ms (responses such as SSE streams are not bound by it)', default: '`30000`' },
 ];
 
 export function renderConfigTable(variables: readonly ConfigVariable[] = CONFIG_VARIABLES): string {

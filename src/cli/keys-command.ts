@@ -8,7 +8,8 @@ export const KEYS_USAGE = `Manage API keys in the gateway's database (DATABASE_U
 Usage: npm run keys -- <command> [options]
 
 Commands:
-  create --name NAME --credits N   create a key with N credits; prints the key once
+  create --name NAME --credits N   create a key with N credits; prints the key and its webhook
+                                   signing secret once
   list                             list every key with its credits
   grant <id|name> --credits N      add N credits to a key
   revoke <id|name>                 revoke a key; it stops authenticating
@@ -171,9 +172,11 @@ export async function executeKeysCommand(command: KeysCommand, deps: KeysCommand
   const apiKeys = await deps.apiKeys();
   switch (command.command) {
     case 'create': {
-      const { key, account } = await apiKeys.create(command.name, command.credits);
+      const { key, webhookSecret, account } = await apiKeys.create(command.name, command.credits);
       out(`Created key ${label(account)} with ${account.creditBalance} credits.`);
       out(`API key (shown once): ${key}`);
+      // Receivers verify the key's webhooks with it (Standard Webhooks); the key's owner can rotate it.
+      out(`Webhook signing secret (shown once): ${webhookSecret}`);
       return;
     }
     case 'list': {

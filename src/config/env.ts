@@ -74,7 +74,7 @@ const envSchema = z
     UPSTREAM_COOL_DOWN_MS: int(30_000, 10),
     TASK_DEADLINE_SECONDS: int(3_600, 1),
     KEY_MAX_ACTIVE_TASKS: int(20, 1),
-    WEBHOOK_TIMEOUT_MS: int(10_000, 1),
+    WEBHOOK_TIMEOUT_MS: int(5_000, 1),
     WEBHOOK_MAX_AGE_SECONDS: int(86_400, 1),
     WEBHOOK_ALLOWED_HOSTS: z.preprocess(emptyAsUndefined, z.string().optional()).transform((value, ctx) => {
       const { hosts, problems } = parseAllowedHosts(value ?? '');
@@ -96,6 +96,8 @@ const envSchema = z
     WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(50, 1),
     WS_CONNECTION_INIT_TIMEOUT_MS: int(3_000, 100),
     WS_KEEP_ALIVE_MS: int(12_000, 0),
+    HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100),
+    HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100),
   });
 
 /** Rules across variables; checked on the raw values so they are reported alongside any field error. */
@@ -126,7 +128,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     env: e.NODE_ENV,
     production,
-    http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      publicUrl: e.PUBLIC_URL,
+      /** A connection that has not sent a whole request head by then is closed (slow-header clients). */
+      headersTimeoutMs: Math.min(e.HTTP_HEADERS_TIMEOUT_MS, e.HTTP_REQUEST_TIMEOUT_MS),
+      /** A connection that has not sent a whole request (head and body) by then is closed; responses (SSE, MCP waits) are not bound by it. */
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    },
     db: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     /**
      * Owner name in task leases. One process owns an embedded database, so a restart takes its

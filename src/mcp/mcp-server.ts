@@ -13,6 +13,7 @@ import {
   UpstreamError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { tooManyStreamsMessage, type KeyStreams } from '../server/key-streams.js';
 import { checkGenerateInput, type GenerateRequest } from '../tasks/input.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { TaskWatch } from '../tasks/task-watch.js';
@@ -54,6 +55,8 @@ export interface McpToolServerDeps {
   videoLinks?: VideoLinks | undefined;
   /** Which callback_url receivers are accepted (config.webhooks.targets); the GraphQL API applies the same. */
   webhookTargets?: WebhookTargetPolicy | undefined;
+  /** A call that waits for its task holds one of its key's streams; revoking the key ends the wait. */
+  keyStreams?: KeyStreams | undefined;
 }
 
 const toolError = (text: string): CallToolResult => ({ content: [{ type: 'text', text }], isError: true });
@@ -167,28 +170,38 @@ export function createMcpToolServer(deps: McpToolServerDeps) {
           if (!mapped.ok) return invalidInput(mapped.issues);
           const checked = checkGenerateInput(mapped.raw, deps.webhookTargets);
           if (!checked.ok) return invalidInput(toToolIssues(checked.issues));
-          const submitted = await tasks.submit(apiKeyId, checked.value);
           const timeoutSeconds = args.timeout ?? 0;
-          if (timeoutSeconds <= 0) return taskResult(toTaskOutput(submitted, { playbackUrl }));
+          // A waiting call is a stream like an SSE subscription: the slot is taken before anything is submitted.
+          const revoked = new AbortController();
+          const release = timeoutSeconds > 0 ? deps.keyStreams?.acquire(apiKeyId, () => revoked.abort()) : undefined;
+          if (release === null) {
+            return toolError(`${tooManyStreamsMessage(deps.keyStreams?.maxPerKey ?? 0)} No task was created and nothing was charged; call again without timeout, or later.`);
+          }
+          try {
+            const submitted = await tasks.submit(apiKeyId, checked.value);
+            if (timeoutSeconds <= 0) return taskResult(toTaskOutput(submitted, { playbackUrl }));
 
-          const progressToken = extra._meta?.progressToken;
-          let progress = 0;
-          const { task, finished } = await waitForTask(apiKeyId, submitted, {
-            timeoutMs: timeoutSeconds * 1000,
-            signal: extra.signal,
-            // Lets a client that asked for progress keep its request timeout from expiring while it waits.
-            onUpdate: (update) => {
-              if (progressToken === undefined) return;
-              progress += 1;
-              extra
-                .sendNotification({
-                  method: 'notifications/progress',
-                  params: { progressToken, progress, message: `Task ${update.id}: ${update.status}` },
-                })
-                .catch(() => undefined);
-            },
-          });
-          return taskResult(toTaskOutput(task, finished ? { playbackUrl } : { waitedSeconds: timeoutSeconds, playbackUrl }));
+            const progressToken = extra._meta?.progressToken;
+            let progress = 0;
+            const { task, finished } = await waitForTask(apiKeyId, submitted, {
+              timeoutMs: timeoutSeconds * 1000,
+              signal: AbortSignal.any([extra.signal, revoked.signal]),
+              // Lets a client that asked for progress keep its request timeout from expiring while it waits.
+              onUpdate: (update) => {
+                if (progressToken === undefined) return;
+                progress += 1;
+                extra
+                  .sendNotification({
+                    method: 'notifications/progress',
+                    params: { progressToken, progress, message: `Task ${update.id}: ${update.status}` },
+                  })
+                  .catch(() => undefined);
+              },
+            });
+            return taskResult(toTaskOutput(task, finished ? { playbackUrl } : { waitedSeconds: timeoutSeconds, playbackUrl }));
+          } finally {
+            release?.();
+          }
         }),
     );
 

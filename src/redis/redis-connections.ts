@@ -5,6 +5,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { TaskEventTarget } from '../tasks/pubsub.js';
 
+/** Carries the id of every revoked API key, so each instance drops it from its cache and ends its streams. */
+export const KEY_REVOKED_CHANNEL = 'kling-gateway:api-key-revoked';
+
 export function createRedisConnections(url: string, logger: Logger) {
   // A subscribed connection can do nothing but receive, so publishing and counters need their own.
   const publish = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true });
@@ -27,6 +30,14 @@ export function createRedisConnections(url: string, logger: Logger) {
     everReady = true;
   });
 
+  // The task event target subscribes per topic and ignores other channels' messages; so does this.
+  const revokedListeners = new Set<(keyId: string) => void>();
+  subscribe.on('message', (channel: string, message: string) => {
+    if (channel !== KEY_REVOKED_CHANNEL) return;
+    for (const listener of revokedListeners) listener(message);
+  });
+  subscribe.subscribe(KEY_REVOKED_CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'cannot subscribe to key revocations'));
+
   const eventTarget = createRedisEventTarget<CustomEvent>({ publishClient: publish, subscribeClient: subscribe });
 
   return {
@@ -35,6 +46,14 @@ export function createRedisConnections(url: string, logger: Logger) {
     resync,
     /** The client for shared counters (rate limits). */
     client: publish,
+    /** Tells every instance (this one included) that `keyId` was revoked. */
+    publishRevocation(keyId: string) {
+      publish.publish(KEY_REVOKED_CHANNEL, keyId).catch((error: unknown) => logger.warn({ err: error, keyId }, 'cannot announce a key revocation'));
+    },
+    /** Calls `listener` with every key id revoked on any instance. */
+    onRevocation(listener: (keyId: string) => void) {
+      revokedListeners.add(listener);
+    },
     async ping() {
       if (subscribe.status !== 'ready') throw new Error(`subscription connection is ${subscribe.status}`);
       await publish.ping();

@@ -53,9 +53,13 @@ builder.queryField('me', (t) =>
   }),
 );
 
-const CreatedApiKey = builder.objectRef<{ key: string; account: Account }>('CreatedApiKey').implement({
+const CreatedApiKey = builder.objectRef<{ key: string; webhookSecret: string; account: Account }>('CreatedApiKey').implement({
   fields: (t) => ({
     key: t.exposeString('key', { description: 'The key itself. Shown this once; only its hash is stored.' }),
+    webhookSecret: t.exposeString('webhookSecret', {
+      description:
+        "The key's webhook signing secret (`whsec_…`), shown this once: receivers verify its webhooks with it (Standard Webhooks). The key's owner can replace it with `rotateWebhookSecret`.",
+    }),
     account: t.field({ type: AccountRef, resolve: (c) => c.account }),
   }),
 });
@@ -71,6 +75,27 @@ builder.mutationField('createApiKey', (t) =>
       credits: t.arg.int({ required: true, validate: credits }),
     },
     resolve: (_root, args, ctx) => ctx.services.apiKeys.create(args.name, args.credits),
+  }),
+);
+
+const RotateWebhookSecretResult = builder.objectRef<{ webhookSecret: string }>('RotateWebhookSecretResult').implement({
+  fields: (t) => ({
+    webhookSecret: t.exposeString('webhookSecret', {
+      description: 'The new signing secret, shown this once. Every delivery from now on, retries included, is signed with it alone.',
+    }),
+  }),
+});
+
+builder.mutationField('rotateWebhookSecret', (t) =>
+  t.withAuth({ apiKey: true }).field({
+    type: RotateWebhookSecretResult,
+    description: "Replaces the calling key's webhook signing secret and returns the new one, once. The old one stops verifying at once.",
+    resolve: async (_root, _args, ctx) => {
+      const webhookSecret = await ctx.services.apiKeys.rotateWebhookSecret(ctx.apiKeyId);
+      // Authentication just found this key, so only a concurrent revocation could get here.
+      if (webhookSecret === null) throw new NotFoundError('This key no longer exists.');
+      return { webhookSecret };
+    },
   }),
 );
 

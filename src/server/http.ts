@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
 import { DEMO_ASSETS, type DemoAsset } from '../web/demo-page.js';
 import type { CallerResolver } from './caller.js';
+import { createKeyStreams, type KeyStreams } from './key-streams.js';
 import type { OperationDrain } from './operation-drain.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
 import { attachGraphqlWs, type WsLimits } from './ws.js';
@@ -26,6 +27,14 @@ export interface GatewayHttpOptions {
   /** Larger request bodies are refused with 413 before any parsing. */
   maxBodyBytes: number;
   ws: WsLimits;
+  /** Each key's sockets, SSE subscriptions and MCP waits; one built from `ws.maxConnectionsPerKey` when absent. */
+  keyStreams?: KeyStreams | undefined;
+  /**
+   * Connections that have not sent a whole request head (headersMs) or request (requestMs) by then
+   * are closed: slow-header clients cannot hold sockets. Responses (SSE, MCP waits) are not bound.
+   * @default { headersMs: 10_000, requestMs: 30_000 }
+   */
+  timeouts?: { headersMs: number; requestMs: number } | undefined;
   /** Receives Kling's callbacks on `POST /kling/callback/<taskId>/<token>`. */
   onKlingCallback?: KlingCallbackHandler | undefined;
   /** Serves `GET /videos/<taskId>/<n>`: durable links to a task's videos. */
@@ -252,7 +261,18 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     void yoga(req, res, { requestId });
   };
 
-  const server = createServer(handle);
+  const requestMs = options.timeouts?.requestMs ?? 30_000;
+  // node refuses a head timeout longer than the request's.
+  const headersMs = Math.min(options.timeouts?.headersMs ?? 10_000, requestMs);
+  const server = createServer(
+    {
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      // node checks both timeouts on this interval (30 s by default), which would let a slow-header socket stay that much longer.
+      connectionsCheckingInterval: Math.max(25, Math.min(1_000, Math.floor(headersMs / 4))),
+    },
+    handle,
+  );
   const sockets = new Set<Socket>();
   // One listener for every socket (node calls it with the socket as `this`): a WebSocket keeps its
   // TCP socket for hours, and a closure per socket (with once()'s wrapper) would stay with it.
@@ -263,7 +283,13 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     sockets.add(socket);
     socket.on('close', untrack);
   });
-  const ws = attachGraphqlWs({ server, yoga, resolveCaller: options.resolveCaller, limits: options.ws });
+  const ws = attachGraphqlWs({
+    server,
+    yoga,
+    resolveCaller: options.resolveCaller,
+    limits: options.ws,
+    keyStreams: options.keyStreams ?? createKeyStreams({ maxPerKey: options.ws.maxConnectionsPerKey }),
+  });
   let url: URL | undefined;
   let closing: Promise<void> | undefined;
 

@@ -17,7 +17,7 @@ export function shuttingDownError() {
  * Passes `source` through until `signal` aborts, then ends with one payload that says why, so an SSE
  * client can tell a shutdown from a finished subscription and subscribe again elsewhere.
  */
-function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal, farewell: T): AsyncIterableIterator<T> {
+export function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal, farewell: T): AsyncIterableIterator<T> {
   return new Repeater<T>(async (push, stop) => {
     const iterator = source[Symbol.asyncIterator]();
     let onAbort: () => void = () => undefined;

@@ -8,6 +8,7 @@ import { createGraphQLError } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Caller, CallerResolver } from './caller.js';
 import { isGraphQLError } from './errors.js';
+import type { KeyStreams } from './key-streams.js';
 import type { GatewayYoga } from './yoga.js';
 
 /** The part of yoga.getEnveloped() used here; envelop types it loosely. */
@@ -28,7 +29,10 @@ interface EnvelopedRoot {
 export interface WsLimits {
   /** Larger messages close the socket (1009). */
   maxPayloadBytes: number;
-  /** Open sockets one API key may hold; more are closed with TOO_MANY_CONNECTIONS. */
+  /**
+   * Open streams one API key may hold (sockets, SSE subscriptions, MCP waits: enforced by the
+   * KeyStreams built from it); a socket over it is closed with TOO_MANY_CONNECTIONS.
+   */
   maxConnectionsPerKey: number;
   /** Operations one socket may run at once; more are answered with an error. */
   maxSubscriptionsPerConnection: number;
@@ -43,6 +47,8 @@ export interface GatewayWsOptions {
   yoga: GatewayYoga;
   resolveCaller: CallerResolver;
   limits: WsLimits;
+  /** Counts each key's sockets with its other streams, and closes them when the key is revoked. */
+  keyStreams: KeyStreams;
 }
 
 /**
@@ -67,6 +73,12 @@ function operationErrors(errors: readonly GraphQLError[]): GraphQLError[] {
 
 /** 1008 (policy violation): graphql-ws reserves 4429 for a repeated connection_init. */
 const TOO_MANY_CONNECTIONS = 1008;
+
+/** graphql-ws's 4403: clients (graphql-ws's own included) do not retry it. */
+function closeForbidden(socket: WebSocket, reason: string) {
+  socket.close(CloseCode.Forbidden, reason);
+}
+const REVOKED_REASON = 'Forbidden: API key revoked';
 
 /**
  * graphql-ws keeps the HTTP upgrade request in ctx.extra for as long as the socket lives. Nothing
@@ -134,16 +146,12 @@ function startConnectionInitDeadline(wss: WebSocketServer, timeoutMs: number) {
   };
 }
 
-export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: GatewayWsOptions) {
+export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStreams }: GatewayWsOptions) {
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
-  /** Sockets that passed onConnect; those of a key are the ones counted in socketsPerKey. */
+  /** Sockets that passed onConnect. */
   const callers = new WeakMap<WebSocket, Caller>();
-  const socketsPerKey = new Map<string, number>();
-  const release = (keyId: string) => {
-    const left = (socketsPerKey.get(keyId) ?? 1) - 1;
-    if (left <= 0) socketsPerKey.delete(keyId);
-    else socketsPerKey.set(keyId, left);
-  };
+  /** A key's sockets' slots in keyStreams, given back on close. */
+  const releases = new WeakMap<WebSocket, () => void>();
   const stopKeepAlive = startKeepAlive(wss, limits.keepAliveMs);
   const initDeadline = startConnectionInitDeadline(wss, limits.connectionInitTimeoutMs);
 
@@ -160,19 +168,20 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: Gateway
         dropUpgradeRequest(ctx.extra);
         const caller = await resolveCaller(ctx.connectionParams?.['authorization']);
         if (caller.rejected) {
-          socket.close(CloseCode.Forbidden, 'Forbidden: invalid API key');
+          closeForbidden(socket, 'Forbidden: invalid API key');
           return false;
         }
         // Closed while the key was looked up: onClose has run already, so nothing may be counted now.
         if (socket.readyState !== WebSocket.OPEN) return false;
         const keyId = caller.apiKeyId;
         if (keyId !== null) {
-          const open = socketsPerKey.get(keyId) ?? 0;
-          if (open >= limits.maxConnectionsPerKey) {
+          // Revoking the key closes the socket, here or (through Redis) on any other instance.
+          const release = keyStreams.acquire(keyId, () => closeForbidden(socket, REVOKED_REASON));
+          if (!release) {
             socket.close(TOO_MANY_CONNECTIONS, 'Too many connections for this API key');
             return false;
           }
-          socketsPerKey.set(keyId, open + 1);
+          releases.set(socket, release);
         }
         callers.set(socket, caller);
         return true;
@@ -180,20 +189,29 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits }: Gateway
       // One hook for every socket, rather than a close listener (and closure) per socket.
       onClose: (ctx) => {
         initDeadline.met(ctx.extra.socket);
-        const keyId = callers.get(ctx.extra.socket)?.apiKeyId;
-        if (keyId) release(keyId);
+        releases.get(ctx.extra.socket)?.();
+        releases.delete(ctx.extra.socket);
       },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already reserved this operation's id in ctx.subscriptions, so it counts itself.
         if (Object.keys(ctx.subscriptions).length > limits.maxSubscriptionsPerConnection) {
           return [createGraphQLError('Too many operations on this connection.', { extensions: { code: 'RATE_LIMITED' } })];
         }
+        // The key is checked again for every operation, not only at connection_init: a key revoked
+        // since must not keep working on a socket it opened before. A cache hit costs no I/O, and
+        // revocation clears the cache (on every instance, with Redis).
+        const connected = callers.get(ctx.extra.socket);
+        const caller = connected?.apiKeyId ? await resolveCaller(ctx.connectionParams?.['authorization']) : connected;
+        if (caller?.rejected) {
+          closeForbidden(ctx.extra.socket, REVOKED_REASON);
+          return [createGraphQLError('The API key was revoked.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         // Only what the plugins and the context read: the operation's context lives as long as a
         // subscription, so a copy of graphql-ws's context (and the upgrade request) would too.
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           socket: ctx.extra.socket,
           params: payload,
-          caller: callers.get(ctx.extra.socket),
+          caller,
         }) as Enveloped;
         let document: DocumentNode;
         try {

@@ -11,8 +11,10 @@ import type { Logger } from 'pino';
 import type { GatewayContext, GatewayServices } from '../schema/context.js';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Caller, CallerResolver } from './caller.js';
+import type { KeyStreams } from './key-streams.js';
 import type { OperationDrain } from './operation-drain.js';
 import { useBadRequestParams } from './use-bad-request-params.js';
+import { useKeyStreams } from './use-key-streams.js';
 import { createMaskError } from './errors.js';
 import { useOperationLimits } from './use-operation-limits.js';
 import { useOperationTelemetry } from './use-operation-telemetry.js';
@@ -64,6 +66,8 @@ export interface GatewayYogaOptions {
   metrics?: GatewayMetrics | undefined;
   /** Lets shutdown refuse new operations, wait for running ones and end SSE streams. */
   drain?: OperationDrain | undefined;
+  /** Caps each key's SSE subscriptions (with its sockets and MCP waits) and ends them on revocation. */
+  keyStreams?: KeyStreams | undefined;
 }
 
 export function createGatewayYoga(options: GatewayYogaOptions) {
@@ -117,6 +121,7 @@ query Me {
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useRequireCaller(),
       useRateLimit(options.rateLimiter),
+      ...(options.keyStreams ? [useKeyStreams(options.keyStreams)] : []),
       useReleaseScopeCacheOnSubscribe(),
     ],
   });

@@ -20,6 +20,16 @@ export interface WebhookAttemptResult {
   outcome: WebhookAttemptOutcome['status'];
 }
 
+/** A host's circuit breaker opened (its deliveries are skipped until `until`) or closed again. */
+export interface WebhookBreakerEvent {
+  /** `host[:port]` of the receiver URL. */
+  host: string;
+  state: 'open' | 'closed';
+  consecutiveFailures: number;
+  /** While open: when the next delivery to the host is tried (one probe). */
+  until: number | null;
+}
+
 /** What env cannot set; tests shorten the retry schedule with these. */
 export interface WebhookSenderTuning {
   /**
@@ -39,10 +49,25 @@ export interface WebhookSenderTuning {
    */
   maxAttempts?: number;
   /**
-   * Deliveries in flight at once; one slow receiver must not hold up everyone else's.
+   * Deliveries in flight at once; one slow receiver must not hold up everyone else's. Keys take turns
+   * for them: one claimed batch holds at most this many of one key's deliveries, in round-robin order.
    * @default 8
    */
   concurrency?: number;
+  /**
+   * Failures in a row (no answer, timeout, connection error, HTTP 5xx or 429) after which a receiver's
+   * host is skipped for `breakerCoolDownMs`: its due deliveries are rescheduled without counting an
+   * attempt. After the cool-down one delivery probes the host; a success closes the breaker.
+   * @default 5
+   */
+  breakerFailures?: number;
+  /**
+   * How long an open breaker skips its host, in milliseconds.
+   * @default 30_000
+   */
+  breakerCoolDownMs?: number;
+  /** Told when a host's breaker opens or closes. */
+  onBreaker?: (event: WebhookBreakerEvent) => void;
   /**
    * Longest sleep between two looks at the database when nothing is due, in milliseconds.
    * @default 1_000
@@ -58,7 +83,7 @@ export interface WebhookSenderOptions extends WebhookSenderTuning {
   logger: Logger;
   /**
    * One attempt, from connecting to the last response byte, in milliseconds.
-   * @default 10_000
+   * @default 5_000
    */
   timeoutMs?: number;
   /**
@@ -90,13 +115,15 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     store,
     clock,
     logger,
-    timeoutMs = 10_000,
+    timeoutMs = 5_000,
     maxAgeSeconds = 86_400,
     retryBaseMs = 1_000,
     retryMaxMs = 600_000,
     maxAttempts = 300,
     concurrency = 8,
     idleMs = 1_000,
+    breakerFailures = 5,
+    breakerCoolDownMs = 30_000,
   } = options;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
   const targets = options.targets ?? DEFAULT_WEBHOOK_TARGETS;
@@ -110,7 +137,56 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     bodyTimeout: timeoutMs,
   });
 
-  const stats = { attempts: 0, delivered: 0, failed: 0 };
+  const stats = { attempts: 0, delivered: 0, failed: 0, deferred: 0 };
+
+  // Per receiver host, in this process: failures in a row, and while open, until when it is skipped.
+  // A host answering fine has no entry; one whose breaker closed again loses it.
+  const breakers = new Map<string, { failures: number; openUntil: number; probing: boolean }>();
+  const MAX_BREAKERS = 10_000;
+  const hostOf = (url: string): string | null => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return null;
+    }
+  };
+  /** Null to go ahead (`probe`: the one call after a cool-down), else when to try this host's delivery next. */
+  const admit = (host: string, now: number): { deferTo: number } | { probe: boolean } => {
+    const breaker = breakers.get(host);
+    if (!breaker || breaker.failures < breakerFailures) return { probe: false };
+    if (now < breaker.openUntil) return { deferTo: breaker.openUntil };
+    // Cool-down over: one delivery probes, the others wait about as long as it may take.
+    if (breaker.probing) return { deferTo: now + timeoutMs };
+    breaker.probing = true;
+    return { probe: true };
+  };
+  const settleBreaker = (host: string, probe: boolean, failed: boolean, at: number) => {
+    const breaker = breakers.get(host);
+    if (breaker && probe) breaker.probing = false;
+    if (!failed) {
+      if (breaker && breaker.failures >= breakerFailures) {
+        logger.info({ host }, 'webhook receiver answers again; circuit closed');
+        options.onBreaker?.({ host, state: 'closed', consecutiveFailures: 0, until: null });
+      }
+      breakers.delete(host);
+      return;
+    }
+    if (!breaker && breakers.size >= MAX_BREAKERS) {
+      // Forget the hosts that are not skipped; they only counted failures so far.
+      for (const [name, entry] of breakers) if (entry.failures < breakerFailures) breakers.delete(name);
+    }
+    const entry = breaker ?? { failures: 0, openUntil: 0, probing: false };
+    entry.failures += 1;
+    breakers.set(host, entry);
+    if (entry.failures >= breakerFailures && entry.openUntil <= at) {
+      entry.openUntil = at + breakerCoolDownMs;
+      logger.warn({ host, consecutiveFailures: entry.failures, until: entry.openUntil }, 'webhook receiver keeps failing; circuit open, its deliveries wait');
+      options.onBreaker?.({ host, state: 'open', consecutiveFailures: entry.failures, until: entry.openUntil });
+    }
+  };
+  /** A failure that says the host is unwell, not that this one delivery was unwelcome. */
+  const hostFailure = (statusCode: number | null, refused: boolean) =>
+    !refused && (statusCode === null || statusCode >= 500 || statusCode === 429);
 
   /**
    * One POST: the status code, or an error text when no answer came; null when stop() cut it short.
@@ -166,15 +242,40 @@ export function createWebhookSender(options: WebhookSenderOptions) {
 
   const deliver = async (delivery: WebhookDeliveryRow) => {
     const attempt = delivery.attempts + 1;
+    const host = hostOf(delivery.url);
+    const admitted = host === null ? { probe: false } : admit(host, clock.now());
+    if ('deferTo' in admitted) {
+      // The host's breaker is open: no call, no attempt counted; given up only once too old to retry.
+      const expired = admitted.deferTo > delivery.createdAt + maxAgeSeconds * 1000;
+      const moved = await store.deferWebhook(
+        delivery.id,
+        delivery.attempts,
+        expired ? null : admitted.deferTo,
+        expired ? `receiver host ${host ?? ''} kept failing; circuit open` : null,
+      );
+      if (moved) stats.deferred += 1;
+      if (moved && expired) {
+        stats.failed += 1;
+        logger.warn({ deliveryId: delivery.id, taskId: delivery.taskId, host }, 'webhook given up while its receiver host is skipped');
+      }
+      return;
+    }
     const key = await store.getApiKey(delivery.apiKeyId);
     const startedAt = clock.now();
     // The key row cannot go away (foreign key), so a missing one is a broken database, not a receiver fault.
     const posted = key ? await post(delivery, key.webhookSecret) : { statusCode: null, error: 'API key not found' };
     // Stopping aborted the request: that says nothing about the receiver, and the lease brings it back.
-    if (posted === null) return;
+    if (posted === null) {
+      if (host !== null && admitted.probe) {
+        const breaker = breakers.get(host);
+        if (breaker) breaker.probing = false;
+      }
+      return;
+    }
     const { refused = false, ...result } = posted;
     const at = clock.now();
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
+    if (host !== null && key) settleBreaker(host, admitted.probe, !ok && hostFailure(result.statusCode, refused), at);
     const outcome = outcomeOf(delivery, attempt, ok, refused, at);
     const recorded = await store.recordWebhookAttempt(
       delivery.id,
@@ -202,7 +303,9 @@ export function createWebhookSender(options: WebhookSenderOptions) {
     logger,
     concurrency,
     idleMs,
-    claim: (limit) => store.claimDueWebhooks(clock.now(), limit, leaseMs),
+    // At most `concurrency` of one key per batch, keys in turn: a backlog to one slow receiver takes
+    // one round of the batch at most before another key's delivery goes out.
+    claim: (limit) => store.claimDueWebhooks(clock.now(), limit, leaseMs, concurrency),
     nextDueAt: () => store.nextWebhookDueAt(),
     handle: deliver,
   });

@@ -72,7 +72,9 @@ describe('npm run keys (child process, SQLite file)', () => {
   it('creates a key, prints it once, and stores only its hash', async () => {
     const res = await keysCli(['create', '--name', 'alice', '--credits', '500']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^Created key "alice" \(key_[\w-]{22}\) with 500 credits\.\nAPI key \(shown once\): kgw_[\w-]{43}\n$/);
+    expect(res.stdout).toMatch(
+      /^Created key "alice" \(key_[\w-]{22}\) with 500 credits\.\nAPI key \(shown once\): kgw_[\w-]{43}\nWebhook signing secret \(shown once\): whsec_[A-Za-z0-9+/]{32}\n$/,
+    );
     aliceKey = createdKey(res.stdout);
     aliceId = createdId(res.stdout);
 

@@ -351,6 +351,8 @@ describe("the README's Security section", () => {
       WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: config.ws.maxSubscriptionsPerConnection,
       WS_CONNECTION_INIT_TIMEOUT_MS: config.ws.connectionInitTimeoutMs,
       WS_KEEP_ALIVE_MS: config.ws.keepAliveMs,
+      HTTP_HEADERS_TIMEOUT_MS: config.http.headersTimeoutMs,
+      HTTP_REQUEST_TIMEOUT_MS: config.http.requestTimeoutMs,
     };
     expect(Object.fromEntries(rows)).toEqual(actual);
   });

@@ -18,7 +18,7 @@ describe('loadConfig defaults', () => {
     const config = loadConfig({});
     expect(config.env).toBe('development');
     expect(config.production).toBe(false);
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, publicUrl: undefined });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 4000, publicUrl: undefined, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000 });
     expect(config.db.url).toBe('./data/gateway.db');
     expect(config.redis.url).toBeUndefined();
     expect(config.kling.baseUrl).toBe(KLING_GLOBAL_BASE_URL);

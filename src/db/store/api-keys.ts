@@ -67,6 +67,19 @@ export function createApiKeyQueries({ dialect, run, transaction }: StoreContext,
       });
     },
 
+    /** Replaces the key's webhook signing secret; undefined for an unknown or revoked key. */
+    async setWebhookSecret(id: string, webhookSecret: string): Promise<ApiKeyRow | undefined> {
+      return run(async (db) =>
+        first(
+          await db
+            .update(apiKeys)
+            .set({ webhookSecret })
+            .where(and(eq(apiKeys.id, id), sql`${apiKeys.revokedAt} IS NULL`))
+            .returning(),
+        ),
+      );
+    },
+
     async revokeApiKey(id: string, now: number): Promise<ApiKeyRow | undefined> {
       return run(async (db) =>
         first(

@@ -24,30 +24,64 @@ export function createWebhookOutbox({ dialect, run, transaction }: StoreContext)
 
   return {
     /**
-     * Takes up to `limit` pending webhook deliveries that are due, oldest due first, and pushes their
-     * next attempt `leaseMs` ahead in the same transaction, as claimDueTasks does for tasks.
+     * Takes up to `limit` pending webhook deliveries that are due and pushes their next attempt
+     * `leaseMs` ahead in the same transaction, as claimDueTasks does for tasks. Keys take turns: each
+     * key's oldest due delivery first, then each key's second, and so on, at most `perKey` of one key,
+     * so a key with a large backlog cannot crowd another key's single delivery out of a batch.
      */
-    async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<WebhookDeliveryRow[]> {
+    async claimDueWebhooks(now: number, limit: number, leaseMs: number, perKey = limit): Promise<WebhookDeliveryRow[]> {
       return transaction(async (tx) => {
-        const due = await dialect.skipLocked(
-          tx
-            .select({ id: webhookDeliveries.id })
-            .from(webhookDeliveries)
-            .where(and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now)))
-            .orderBy(webhookDeliveries.nextAttemptAt)
-            .limit(limit),
-        );
-        if (due.length === 0) return [];
+        const due = and(eq(webhookDeliveries.status, 'pending'), lte(webhookDeliveries.nextAttemptAt, now));
+        const ranked = tx
+          .select({
+            id: webhookDeliveries.id,
+            nextAttemptAt: webhookDeliveries.nextAttemptAt,
+            turn: sql<number>`row_number() over (partition by ${webhookDeliveries.apiKeyId} order by ${webhookDeliveries.nextAttemptAt}, ${webhookDeliveries.id})`.as(
+              'turn',
+            ),
+          })
+          .from(webhookDeliveries)
+          .where(due)
+          .as('ranked');
+        const picked = await tx
+          .select({ id: ranked.id })
+          .from(ranked)
+          .where(lte(ranked.turn, perKey))
+          .orderBy(sql`${ranked.turn}`, ranked.nextAttemptAt, ranked.id)
+          .limit(limit);
+        if (picked.length === 0) return [];
+        // A window query cannot lock rows (FOR UPDATE), so the update claims only rows still due:
+        // a concurrent claimer that took one first has pushed it ahead, and PostgreSQL re-checks
+        // this condition on the row it waited for.
         return tx
           .update(webhookDeliveries)
           .set({ nextAttemptAt: now + leaseMs })
           .where(
-            inArray(
-              webhookDeliveries.id,
-              due.map((r) => r.id),
+            and(
+              inArray(
+                webhookDeliveries.id,
+                picked.map((r) => r.id),
+              ),
+              due,
             ),
           )
           .returning();
+      });
+    },
+
+    /**
+     * Moves a claimed delivery to `nextAttemptAt` without counting an attempt (its receiver's host is
+     * being skipped), or gives it up (status failed, with `error`) when `nextAttemptAt` is null.
+     * Guarded by the attempt count like recordWebhookAttempt; false when another sender got there first.
+     */
+    async deferWebhook(id: string, attempts: number, nextAttemptAt: number | null, error: string | null = null): Promise<boolean> {
+      return run(async (db) => {
+        const updated = await db
+          .update(webhookDeliveries)
+          .set(nextAttemptAt === null ? { status: 'failed', nextAttemptAt: null, lastError: error } : { nextAttemptAt })
+          .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending'), eq(webhookDeliveries.attempts, attempts)))
+          .returning({ id: webhookDeliveries.id });
+        return updated.length > 0;
       });
     },
 
