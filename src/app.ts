@@ -195,6 +195,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     logger: logger.child({ component: 'videos' }),
     cacheDir: config.videos.cacheDir,
   });
+  // Wrong tokens are counted per client address in each process (caller.ts), not in Redis.
   const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
   const rateLimiter =
     overrides.rateLimiter ??
@@ -220,6 +221,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     graphiql: config.graphql.graphiql,
     introspection: config.graphql.introspection,
     production: config.production,
+    cors: config.graphql.cors,
     limits: config.limits,
     rateLimiter,
     metrics,
@@ -228,12 +230,10 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   });
   const mcp = createMcpRoute({
     resolveCaller,
-    // One budget per key, whichever door the calls come through.
     createServer: createMcpToolServer({
       tasks,
       watch,
       clock,
-      rateLimiter,
       videoLinks,
       webhookTargets: config.webhooks.targets,
       logger: logger.child({ component: 'mcp' }),
@@ -241,6 +241,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     }),
     logger,
     maxBodyBytes: config.limits.maxBodyBytes,
+    // One budget per key, whichever door the calls come through: every MCP request costs a point.
+    rateLimiter,
   });
   const http = createGatewayHttpServer({
     yoga,

@@ -23,6 +23,13 @@ async function main() {
 
   // The one switch: without Kling keys the gateway talks to a simulator of its own on a free loopback port.
   let simulator: ReturnType<typeof createKlingSimulator> | undefined;
+  if (!config.kling.credentials && config.production && !config.simulator.inProduction) {
+    // The simulator's videos are fakes, yet keys are charged real credits for them: never by accident.
+    console.error(
+      'Refusing to start: NODE_ENV=production without KLING_ACCESS_KEY and KLING_SECRET_KEY would run the built-in Kling simulator; set the keys, or SIMULATOR_IN_PRODUCTION=true to run the simulator on purpose.',
+    );
+    process.exit(1);
+  }
   if (!config.kling.credentials) {
     simulator = createKlingSimulator({ host: '127.0.0.1', port: 0, taskSeconds: config.simulator.taskSeconds });
     const baseUrl = await simulator.start();

@@ -3,6 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { ApiKeyRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
+import { MAX_CREDIT_TOTAL } from '../db/store/api-keys.js';
+import { ValidationError } from '../errors.js';
 
 /** Recognisable in logs, secret scanners and support tickets. */
 export const API_KEY_PREFIX = 'kgw_';
@@ -170,9 +172,19 @@ export function createApiKeys({ store, clock, cacheTtlMs = 5_000, cacheMaxEntrie
       return (await store.listApiKeys()).map(toAccount);
     },
 
+    /** Null for an unknown key; a ValidationError, with nothing written, when the key's total would pass MAX_CREDIT_TOTAL. */
     async grant(keyId: string, credits: number): Promise<Account | null> {
       const row = await store.grantCredits(keyId, credits, clock.now());
-      return row ? toAccount(row) : null;
+      if (row) return toAccount(row);
+      const existing = await store.getApiKey(keyId);
+      if (!existing) return null;
+      const total = existing.creditBalance + existing.creditsHeld + existing.creditsUsed;
+      throw new ValidationError([
+        {
+          path: ['credits'],
+          message: `Granting ${credits} credits would take this key to ${total + credits} credits in all (balance + held + used); the most a key can hold is ${MAX_CREDIT_TOTAL}.`,
+        },
+      ]);
     },
 
     async revoke(keyId: string): Promise<Account | null> {

@@ -128,8 +128,18 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['KLING_CONNECTIONS'], meaning: 'Connections kept open to Kling (1–1024)', default: '`32`' },
   { names: ['SIMULATOR_PORT'], meaning: 'Port of `npm run simulator`', default: '`4010`' },
   { names: ['SIMULATOR_TASK_SECONDS'], meaning: 'Seconds a simulated task takes from submit to result (fractions allowed)', default: '`10`' },
+  {
+    names: ['SIMULATOR_IN_PRODUCTION'],
+    meaning: '`true`/`false`: let `production` without Kling keys run the built-in simulator (whose fake videos are charged real credits); otherwise it refuses to start',
+    default: '`false`',
+  },
   { names: ['ADMIN_TOKEN'], meaning: 'Bearer token for the admin mutations, at least 16 characters', default: 'unset (admin mutations refused)' },
   { names: ['GRAPHIQL'], meaning: '`true` or `false`: serve GraphiQL on `GET /graphql`', default: 'on unless `production`' },
+  {
+    names: ['CORS_ORIGINS'],
+    meaning: 'Comma-separated browser origins (e.g. `https://app.example.com`) that get CORS headers, with credentials, on `/graphql`; other origins get none',
+    default: 'unset: every origin outside `production`, none in `production`',
+  },
   { names: ['INTROSPECTION'], meaning: '`true` or `false`: allow schema introspection', default: 'on unless `production`' },
   { names: ['LOG_LEVEL'], meaning: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`', default: '`info`' },
   { names: ['LOG_PRETTY'], meaning: '`true`/`false`: human-readable log lines (pino-pretty) instead of JSON', default: 'on when `development` and stdout is a terminal' },

@@ -2,6 +2,7 @@
 // setup (keys.ts) so tests run them against any ApiKeys with captured output.
 import { parseArgs } from 'node:util';
 import type { Account, ApiKeys } from '../auth/api-keys.js';
+import { ValidationError } from '../errors.js';
 
 export const KEYS_USAGE = `Manage API keys in the gateway's database (DATABASE_URL, default ./data/gateway.db).
 
@@ -186,7 +187,11 @@ export async function executeKeysCommand(command: KeysCommand, deps: KeysCommand
     }
     case 'grant': {
       const target = await resolveKey(apiKeys, command.key);
-      const updated = await apiKeys.grant(target.id, command.credits);
+      const updated = await apiKeys.grant(target.id, command.credits).catch((error: unknown) => {
+        // Over the most a key can hold: refused before anything was written.
+        if (error instanceof ValidationError) throw new KeysCliError(error.message, false);
+        throw error;
+      });
       if (!updated) throw new KeysCliError(`No API key with id "${target.id}".`, false);
       out(`Granted ${command.credits} credits to ${label(updated)}; balance now ${updated.creditBalance}.`);
       if (updated.revokedAt !== null) out(`Note: this key was revoked at ${formatTime(updated.revokedAt)} and cannot use them.`);

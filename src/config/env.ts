@@ -48,6 +48,7 @@ const envSchema = z
     KLING_CONNECTIONS: int(32, 1, 1024),
     SIMULATOR_PORT: int(4010, 0, 65535),
     SIMULATOR_TASK_SECONDS: seconds(10, 0),
+    SIMULATOR_IN_PRODUCTION: bool(false),
     ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
     GRAPHIQL: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
     INTROSPECTION: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
@@ -80,6 +81,22 @@ const envSchema = z
       const { hosts, problems } = parseAllowedHosts(value ?? '');
       for (const problem of problems) ctx.addIssue({ code: 'custom', message: problem });
       return hosts;
+    }),
+    CORS_ORIGINS: z.preprocess(emptyAsUndefined, z.string().optional()).transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const origins = value.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0);
+      for (const origin of origins) {
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(origin);
+        } catch {
+          parsed = undefined;
+        }
+        if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+          ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin such as https://app.example.com (scheme, host, optional port; no path or trailing slash)` });
+        }
+      }
+      return origins;
     }),
     DEMO_KEY: bool(true),
     DEMO_PAGE: z.preprocess(emptyAsUndefined, z.enum(['true', 'false']).optional()),
@@ -163,7 +180,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       requestTimeoutMs: e.KLING_REQUEST_TIMEOUT_MS,
       connections: e.KLING_CONNECTIONS,
     },
-    simulator: { port: e.SIMULATOR_PORT, taskSeconds: e.SIMULATOR_TASK_SECONDS },
+    /** `inProduction`: whether main.ts may start the simulator when NODE_ENV=production has no Kling keys. */
+    simulator: { port: e.SIMULATOR_PORT, taskSeconds: e.SIMULATOR_TASK_SECONDS, inProduction: e.SIMULATOR_IN_PRODUCTION },
     poll: {
       firstDelayMs: e.POLL_FIRST_DELAY_MS,
       maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
@@ -197,6 +215,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphql: {
       graphiql: e.GRAPHIQL === undefined ? !production : e.GRAPHIQL === 'true',
       introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
+      /**
+       * Which browser origins get CORS headers (with credentials) on /graphql: CORS_ORIGINS when set;
+       * unset, every origin outside production (as a development convenience) and none in production.
+       */
+      cors: e.CORS_ORIGINS !== undefined ? { origins: e.CORS_ORIGINS } : production ? { origins: [] } : ('any' as const),
     },
     log: {
       level: e.LOG_LEVEL,

@@ -49,7 +49,10 @@ export interface McpToolServerDeps {
   watch: TaskWatch;
   clock: Clock;
   logger: Logger;
-  /** The per-key limiter GraphQL operations draw from; each tool call costs one point. */
+  /**
+   * When given, each tool call costs one point of it. The gateway (app.ts) leaves it out: its MCP
+   * route charges every request, whatever the method, before it gets here.
+   */
   rateLimiter?: RateLimiterAbstract | undefined;
   /** Signs the gateway's own playback links for finished videos. */
   videoLinks?: VideoLinks | undefined;

@@ -25,6 +25,8 @@ export interface GatewayContext {
   isAdmin: boolean;
   /** True when credentials were presented but are not valid; such a request is refused outright. */
   credentialsRejected: boolean;
+  /** Set when the client address presented too many wrong tokens lately: answered 429 with Retry-After. */
+  credentialsThrottledSeconds?: number | undefined;
   services: GatewayServices;
   /**
    * Set when this operation went over the key's rate limit. Mutations answer with

@@ -125,6 +125,17 @@ function errorCode(error: unknown): string {
 
 const codesOf = (result: ExecutionResult) => (result.errors ?? []).map(errorCode);
 
+/**
+ * The level of an operation's log line. Clients control how many of their own mistakes they make
+ * (bad input, wrong token, over the rate limit): those stay at info with the rest of the request log,
+ * so error-level alerts fire only for the gateway's own faults; Kling's at warn.
+ */
+export function logLevelOf(codes: readonly string[]): 'info' | 'warn' | 'error' {
+  if (codes.includes('INTERNAL_SERVER_ERROR')) return 'error';
+  if (codes.includes('UPSTREAM_ERROR')) return 'warn';
+  return 'info';
+}
+
 export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOptions): Plugin<TelemetryContext> {
   const records = new WeakMap<object, OperationRecord>();
 
@@ -157,7 +168,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
     const transport: Transport = isWebSocketContext(context) ? 'ws' : record.type === 'subscription' ? 'sse' : 'http';
     const keyId = context.apiKeyId ?? context.caller?.apiKeyId ?? null;
     const admin = context.isAdmin ?? context.caller?.isAdmin ?? false;
-    logger.info(
+    logger[logLevelOf(codes)](
       {
         // Made here for WebSocket operations: a UUID is built as a rope of ~30 string pieces, about
         // 1 KB that a subscription would otherwise hold for its whole life just to print it at the end.

@@ -4,6 +4,7 @@ import type { DocumentNode } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { GatewayContext } from '../schema/context.js';
 import { rootFieldNames } from './operation-shape.js';
+import { rateLimitedError } from './use-rate-limit.js';
 
 const PUBLIC_ROOT_FIELDS = new Set(['models', '__typename', '__schema', '__type']);
 
@@ -20,16 +21,22 @@ function refused(ctx: GatewayContext, document: DocumentNode, operationName: str
   return false;
 }
 
+/** Too many wrong tokens from this address: 429 with Retry-After, else 401 for refused credentials. */
+function refusal(ctx: GatewayContext) {
+  const throttled = ctx.credentialsThrottledSeconds;
+  return throttled ? rateLimitedError(throttled) : unauthenticatedError();
+}
+
 export function useRequireCaller(): Plugin<GatewayContext> {
   return {
     onExecute({ args, setResultAndStopExecution }) {
       if (refused(args.contextValue, args.document as DocumentNode, args.operationName as string | null | undefined)) {
-        setResultAndStopExecution({ errors: [unauthenticatedError()] });
+        setResultAndStopExecution({ errors: [refusal(args.contextValue)] });
       }
     },
     onSubscribe({ args, setResultAndStopExecution }) {
       if (refused(args.contextValue, args.document as DocumentNode, args.operationName as string | null | undefined)) {
-        setResultAndStopExecution({ errors: [unauthenticatedError()] });
+        setResultAndStopExecution({ errors: [refusal(args.contextValue)] });
       }
     },
   };

@@ -165,8 +165,10 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStream
       onConnect: async (ctx) => {
         const { socket } = ctx.extra;
         initDeadline.met(socket);
+        // The address counts wrong tokens (caller.ts); taken before the upgrade request is let go.
+        const address = ctx.extra.request.socket.remoteAddress;
         dropUpgradeRequest(ctx.extra);
-        const caller = await resolveCaller(ctx.connectionParams?.['authorization']);
+        const caller = await resolveCaller(ctx.connectionParams?.['authorization'], address);
         if (caller.rejected) {
           closeForbidden(socket, 'Forbidden: invalid API key');
           return false;

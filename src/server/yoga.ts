@@ -52,6 +52,19 @@ function useReleaseScopeCacheOnSubscribe(): Plugin {
   return { onSubscribe: () => hooks };
 }
 
+/**
+ * yoga's CORS: every origin reflected, with credentials, unless an allow-list is configured; then only
+ * the listed origins get CORS headers (others get none, so browsers refuse to read the answer).
+ */
+function corsOptions(cors: Config['graphql']['cors'] | undefined) {
+  if (cors === undefined || cors === 'any') return undefined;
+  const allowed = new Set(cors.origins);
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    return origin !== null && allowed.has(origin) ? { origin, credentials: true } : false;
+  };
+}
+
 export interface GatewayYogaOptions {
   schema: GraphQLSchema;
   services: GatewayServices;
@@ -60,6 +73,8 @@ export interface GatewayYogaOptions {
   graphiql: boolean;
   introspection: boolean;
   production: boolean;
+  /** Which origins get CORS headers (config.graphql.cors); every origin when absent, as in development. */
+  cors?: Config['graphql']['cors'] | undefined;
   limits: Config['limits'];
   rateLimiter: RateLimiterAbstract;
   /** Counts operations and open subscriptions; absent when METRICS is off. */
@@ -91,6 +106,7 @@ query Me {
 `,
         }
       : false,
+    cors: corsOptions(options.cors),
     batching: false,
     multipart: false,
     maskedErrors: { maskError: createMaskError(logger) },
@@ -100,12 +116,13 @@ query Me {
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error(args.map(String).join(' ')),
     },
-    context: async ({ request, caller }) => {
-      const resolved = caller ?? (await resolveCaller(request.headers.get('authorization')));
+    context: async ({ request, caller, req }) => {
+      const resolved = caller ?? (await resolveCaller(request.headers.get('authorization'), req?.socket.remoteAddress));
       return {
         apiKeyId: resolved.apiKeyId,
         isAdmin: resolved.isAdmin,
         credentialsRejected: resolved.rejected,
+        credentialsThrottledSeconds: resolved.throttledSeconds,
         services,
         rateLimited: null,
       };

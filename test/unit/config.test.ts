@@ -23,24 +23,34 @@ describe('loadConfig defaults', () => {
     expect(config.redis.url).toBeUndefined();
     expect(config.kling.baseUrl).toBe(KLING_GLOBAL_BASE_URL);
     expect(config.kling.credentials).toBeUndefined();
-    expect(config.simulator).toEqual({ port: 4010, taskSeconds: 10 });
+    expect(config.simulator).toEqual({ port: 4010, taskSeconds: 10, inProduction: false });
     expect(config.tasks.maxActivePerKey).toBe(20);
     expect(config.admin.token).toBeUndefined();
-    expect(config.graphql).toEqual({ graphiql: true, introspection: true });
+    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: 'any' });
     expect(config.demoKey).toBe(true);
   });
 
   it('turns GraphiQL, introspection and the demo key off in production', () => {
     const config = loadConfig({ NODE_ENV: 'production' });
     expect(config.production).toBe(true);
-    expect(config.graphql).toEqual({ graphiql: false, introspection: false });
+    expect(config.graphql).toEqual({ graphiql: false, introspection: false, cors: { origins: [] } });
     expect(config.demoKey).toBe(false);
   });
 
   it('lets production turn GraphiQL and introspection back on, but never the demo key', () => {
     const config = loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', INTROSPECTION: 'true', DEMO_KEY: 'true' });
-    expect(config.graphql).toEqual({ graphiql: true, introspection: true });
+    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: { origins: [] } });
     expect(config.demoKey).toBe(false);
+  });
+
+  it('reads CORS_ORIGINS as a list of origins, in any mode, and refuses anything else', () => {
+    const origins = 'https://app.example.com, http://localhost:5173';
+    const expected = { origins: ['https://app.example.com', 'http://localhost:5173'] };
+    expect(loadConfig({ CORS_ORIGINS: origins }).graphql.cors).toEqual(expected);
+    expect(loadConfig({ NODE_ENV: 'production', CORS_ORIGINS: origins }).graphql.cors).toEqual(expected);
+    for (const bad of ['https://app.example.com/', 'app.example.com', 'https://app.example.com/path', 'ftp://files.example.com']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(/CORS_ORIGINS/);
+    }
   });
 
   it('keeps metrics in production only with METRICS_TOKEN, and without one everywhere else', () => {

@@ -4,6 +4,9 @@ import type { ApiKeyRow } from '../schema.js';
 import { first, type StoreContext } from './context.js';
 import type { Ledger } from './ledger.js';
 
+/** The most credits a key can ever hold in total (balance + held + used): GraphQL's Int and the columns are 32-bit. */
+export const MAX_CREDIT_TOTAL = 2_147_483_647;
+
 export function createApiKeyQueries({ dialect, run, transaction }: StoreContext, { ledger }: Ledger) {
   const { apiKeys } = dialect.tables;
 
@@ -53,13 +56,18 @@ export function createApiKeyQueries({ dialect, run, transaction }: StoreContext,
       return run((db) => db.select().from(apiKeys).orderBy(apiKeys.createdAt));
     },
 
-    async grantCredits(id: string, amount: number, now: number): Promise<ApiKeyRow | undefined> {
+    /**
+     * Adds `amount` to the key's balance; undefined for an unknown key and, writing nothing, when
+     * balance + held + used would pass `maxTotal` (the columns and GraphQL's Int are 32-bit).
+     */
+    async grantCredits(id: string, amount: number, now: number, maxTotal = MAX_CREDIT_TOTAL): Promise<ApiKeyRow | undefined> {
       return transaction(async (tx) => {
+        const total = sql`CAST(${apiKeys.creditBalance} AS BIGINT) + ${apiKeys.creditsHeld} + ${apiKeys.creditsUsed}`;
         const updated = first(
           await tx
             .update(apiKeys)
             .set({ creditBalance: sql`${apiKeys.creditBalance} + ${amount}` })
-            .where(eq(apiKeys.id, id))
+            .where(and(eq(apiKeys.id, id), sql`${total} <= ${maxTotal - amount}`))
             .returning(),
         );
         if (updated) await ledger(tx, id, null, 'grant', amount, now);
