@@ -119,6 +119,15 @@ export function createSubmitter(options: SubmitterOptions) {
       } catch (error) {
         // A clear "no" (not ambiguous) to the first send of this task: Kling cannot have it.
         const neverSent = !lookFirst && isKlingApiError(error) && !error.ambiguous;
+        if (neverSent) {
+          // A cancel asked for while this send was in flight can end the task now: Kling has nothing to bill.
+          const latest = await current(row);
+          if (latest.cancelRequestedAt !== null) {
+            if (isKlingApiError(error) && isAccountRefusal(error)) health.refused(error);
+            else health.inconclusive();
+            return (await transitions.fire(latest, 'canceledBeforeKling', { klingDoesNotHaveIt: true })) ?? current(row);
+          }
+        }
         if (isKlingApiError(error) && isAccountRefusal(error)) {
           // Our account, not this task: wait QUEUED until the operator fixes it or the deadline comes.
           health.refused(error);

@@ -97,7 +97,10 @@ export function createTaskService(options: TaskServiceOptions) {
       if (!outcome.task.holdsSlot || !health.admit()) {
         // Over the key's slots at Kling, or Kling refuses our account for now: the poller hands it
         // over, in order, when a slot frees or the upstream takes tasks again.
-        await store.reschedule(id, 'QUEUED', outcome.task.holdsSlot ? health.retryAt() : now, 0);
+        const paused = outcome.task.holdsSlot;
+        // Nothing was sent: the slot goes back, and no lookup is needed before a refund.
+        const also = paused ? { submitSentAt: null, upstreamRefusal: health.paused?.reason ?? null } : {};
+        await store.reschedule(id, 'QUEUED', paused ? health.retryAt() : now, 0, undefined, also);
         options.onQueued?.();
         return toTaskView(await current(id, outcome.task));
       }

@@ -60,7 +60,7 @@ export function createPolling({ dialect, run, transaction, lockKeyOf }: StoreCon
     /**
      * Sets when to look at an open task next, without it counting as a change (no version bump),
      * and keeps the task leased to whoever holds it until `leaseUntil`. A QUEUED task put back to
-     * wait gives back the slot its failed submit had taken.
+     * wait gives back the slot its failed submit had taken, unless Kling may have that create.
      */
     async reschedule(
       id: string,
@@ -80,9 +80,11 @@ export function createPolling({ dialect, run, transaction, lockKeyOf }: StoreCon
       return transaction(async (tx) => {
         const apiKeyId = await lockKeyOf(tx, id);
         if (apiKeyId === undefined) return false;
-        // Only while the task is still queued: one already at Kling keeps its slot.
-        await releaseSlot(tx, id, apiKeyId, 'QUEUED');
-        return (await schedule(tx)).length > 0;
+        const scheduled = (await schedule(tx)).length > 0;
+        // Only while the task is still queued, and only if no create of it may have reached Kling
+        // (`also` may just have said so): a task Kling may hold keeps its slot until it is settled.
+        await releaseSlot(tx, id, apiKeyId, 'QUEUED', true);
+        return scheduled;
       });
     },
 

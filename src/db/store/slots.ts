@@ -1,6 +1,6 @@
 // A key's slots at Kling: the per-key counter (api_keys.slots_in_use) beside the tasks that hold a
 // slot, the reservation before a submit, and the queue of tasks waiting for one.
-import { and, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../dialect.js';
 import type { TaskRow } from '../schema.js';
 import type { TaskStatus } from '../task-status.js';
@@ -30,13 +30,21 @@ export function createSlots({ dialect, waitingIn, createdBefore }: StoreContext)
 
   /**
    * Gives the task's slot back to its key, once: only the writer that clears holds_slot decrements.
-   * The caller holds the key's lock. `status` further limits it to a task still in that state.
+   * The caller holds the key's lock. `status` further limits it to a task still in that state, and
+   * `onlyIfUnsent` to a task no create of which may have reached Kling.
    */
-  const releaseSlot = async (tx: SqliteDb, taskId: string, apiKeyId: string, status?: TaskStatus) => {
+  const releaseSlot = async (tx: SqliteDb, taskId: string, apiKeyId: string, status?: TaskStatus, onlyIfUnsent = false) => {
     const released = await tx
       .update(tasks)
       .set({ holdsSlot: false, submittingUntil: null })
-      .where(and(eq(tasks.id, taskId), eq(tasks.holdsSlot, true), status ? eq(tasks.status, status) : undefined))
+      .where(
+        and(
+          eq(tasks.id, taskId),
+          eq(tasks.holdsSlot, true),
+          status ? eq(tasks.status, status) : undefined,
+          onlyIfUnsent ? isNull(tasks.submitSentAt) : undefined,
+        ),
+      )
       .returning({ id: tasks.id });
     if (released.length > 0) await changeSlots(tx, apiKeyId, -1);
   };
