@@ -4,6 +4,7 @@
 // real sleep (its callback scheduler loops on sleep), so Kling's task ages and JWT checks follow the
 // same virtual time the gateway signs with.
 import { systemClock, type Clock } from '../../src/clock.js';
+import { createSeededRandom } from '../../src/kling/simulator/seeded-random.js';
 
 export interface VirtualTime {
   now(): number;
@@ -51,14 +52,5 @@ export function createVirtualTime(start = Date.now()): VirtualTime {
   };
 }
 
-/** mulberry32: a seeded stand-in for Math.random while a model run replays a seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+/** A seeded stand-in for Math.random while a model run replays a seed (the simulator's own generator). */
+export const seededRandom = (seed: number): (() => number) => createSeededRandom(seed);
