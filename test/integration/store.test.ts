@@ -103,10 +103,13 @@ describe.each(SCALE_OUT ? ['sqlite', 'postgres'] : ['sqlite'])('the store on %s'
     expect([first, second].filter(Boolean)).toHaveLength(1);
     expect(await slotsOf(keyId)).toEqual([0, 0]);
 
-    // The freed slot goes to the waiting task; a failed submit puts it back to wait and frees the slot again.
+    // The freed slot goes to the waiting task. An ambiguous submit (Kling may have the task) puts it
+    // back to wait with its slot kept; a clear refusal of that first send frees the slot again.
     expect(await store.reserveSubmitSlot(waiting.task, 1, NOW + 60_000, NOW)).toBe(true);
     expect(await slotsOf(keyId)).toEqual([1, 1]);
-    expect(await store.reschedule(waiting.task.id, 'QUEUED', NOW + 1_000, 1)).toBe(true);
+    expect(await store.reschedule(waiting.task.id, 'QUEUED', NOW + 500, 1)).toBe(true);
+    expect(await slotsOf(keyId)).toEqual([1, 1]);
+    expect(await store.reschedule(waiting.task.id, 'QUEUED', NOW + 1_000, 1, undefined, { submitSentAt: null })).toBe(true);
     expect(await slotsOf(keyId)).toEqual([0, 0]);
     expect(await store.reschedule(waiting.task.id, 'QUEUED', NOW + 2_000, 2)).toBe(true);
     expect(await slotsOf(keyId)).toEqual([0, 0]);
