@@ -8,7 +8,7 @@ import type { TaskRow } from '../db/schema.js';
 import type { ScheduleExtras, Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
 import type { KlingClient } from '../kling/types.js';
-import { absenceConfirmed, nextAbsenceCheckAt, type AbsenceRule } from './absence.js';
+import { countNotFound, type AbsenceRule } from './absence.js';
 import { nextCheckDelayMs } from './check-schedule.js';
 import { eventFor, klingEndpointOf } from './kling-mapping.js';
 import type { RateBudget } from './rate-budget.js';
@@ -116,9 +116,8 @@ export function createPoller(options: PollerOptions) {
       if (!(await transitions.fire(row, event, facts))) await reschedule(row, nextCheckDelayMs(0, schedule), 0);
       return;
     }
-    const next = nextAbsenceCheckAt(now, options.absence);
-    const counted = await store.recordNotFound(row.id, row.status, now, next, next + leaseMs);
-    if (counted && absenceConfirmed(counted, now, options.absence)) await onConfirmed(counted);
+    const confirmed = await countNotFound(store, row, now, options.absence, leaseMs);
+    if (confirmed) await onConfirmed(confirmed);
   };
 
   const checkAtKling = async (row: TaskRow) => {
@@ -200,12 +199,8 @@ export function createPoller(options: PollerOptions) {
       }
       return;
     }
-    const now = clock.now();
-    const next = nextAbsenceCheckAt(now, options.absence);
-    const counted = await store.recordNotFound(row.id, 'QUEUED', now, next);
-    if (counted && absenceConfirmed(counted, now, options.absence)) {
-      if (await transitions.fire(counted, waitingEvent, { failure, klingDoesNotHaveIt: true })) stats.timedOut += 1;
-    }
+    const confirmed = await countNotFound(store, row, clock.now(), options.absence, leaseMs);
+    if (confirmed && (await transitions.fire(confirmed, waitingEvent, { failure, klingDoesNotHaveIt: true }))) stats.timedOut += 1;
   };
 
   const sweepOverdue = async () => {

@@ -8,7 +8,7 @@ import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
 import type { KlingClient } from '../kling/types.js';
-import { absenceConfirmed, nextAbsenceCheckAt, type AbsenceRule } from './absence.js';
+import { countNotFound, type AbsenceRule } from './absence.js';
 import { eventFor, failureFromSubmitError, klingEndpointOf, toKlingRequest } from './kling-mapping.js';
 import { toTaskView } from './task-view.js';
 import type { TaskTransitions } from './transitions.js';
@@ -85,12 +85,9 @@ export function createSubmitter(options: SubmitterOptions) {
       const adopted = (await transitions.fire(row, event, facts)) ?? (await current(row));
       return adopted.status === 'QUEUED' ? ((await transitions.fire(adopted, 'canceledAtKling', facts)) ?? current(row)) : adopted;
     }
-    const now = clock.now();
-    const counted = await store.recordNotFound(row.id, 'QUEUED', now, nextAbsenceCheckAt(now, options.absence));
-    if (counted && absenceConfirmed(counted, now, options.absence)) {
-      return (await transitions.fire(counted, 'canceledBeforeKling', { klingDoesNotHaveIt: true })) ?? current(row);
-    }
-    return counted ?? current(row);
+    const confirmed = await countNotFound(store, row, clock.now(), options.absence);
+    if (confirmed) return (await transitions.fire(confirmed, 'canceledBeforeKling', { klingDoesNotHaveIt: true })) ?? current(row);
+    return current(row);
   };
 
   return {
