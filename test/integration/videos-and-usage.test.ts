@@ -68,7 +68,9 @@ describe('durable video links', () => {
     expect((await get(bare)).status).toBe(401);
     expect((await get(bare, await t.createKey(10))).status).toBe(404);
     const tampered = new URL(video.playbackUrl);
-    tampered.searchParams.set('sig', 'x' + (tampered.searchParams.get('sig') ?? '').slice(1));
+    const sig = tampered.searchParams.get('sig') ?? '';
+    // Change the first character to a different one: a fixed replacement equals the signature 1 time in 64.
+    tampered.searchParams.set('sig', (sig.startsWith('x') ? 'y' : 'x') + sig.slice(1));
     expect((await get(tampered.href)).status).toBe(401);
   });
 
