@@ -1,6 +1,7 @@
 // The composition root: builds every part from config, wires them, and owns start and stop.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { createApiKeys } from './auth/api-keys.js';
 import { systemClock, type Clock } from './clock.js';
@@ -23,16 +24,19 @@ import { createCallerResolver } from './server/caller.js';
 import { createGatewayHttpServer } from './server/http.js';
 import { createKeyStreams } from './server/key-streams.js';
 import { createOperationDrain } from './server/operation-drain.js';
+import { loadTrustedDocuments } from './server/trusted-documents.js';
 import { createGatewayYoga } from './server/yoga.js';
 import { createKlingCallbackHandler } from './tasks/kling-callback.js';
+import { createKlingCallbackVerifier } from './tasks/kling-callback-signature.js';
 import { createPoller } from './tasks/poller.js';
 import { createTaskPubSub, type TaskEventTarget } from './tasks/pubsub.js';
-import { createRateBudget } from './tasks/rate-budget.js';
+import { createRateBudget, type RateBudget } from './tasks/rate-budget.js';
 import { createSubmitter } from './tasks/submitter.js';
 import { createTaskService } from './tasks/task-service.js';
 import { createTaskTransitions } from './tasks/transitions.js';
 import { createUpstreamHealth } from './tasks/upstream-health.js';
 import { createTaskWatch } from './tasks/task-watch.js';
+import { createTracing } from './telemetry/tracing.js';
 import { createVideoAccess } from './videos/video-access.js';
 import { createVideoLinks } from './videos/video-links.js';
 import type { WebhookLookup } from './webhooks/webhook-connector.js';
@@ -52,6 +56,13 @@ export interface GatewayOverrides {
   webhookLookup?: WebhookLookup;
   /** Scale-out passes a limiter whose counters live in Redis. */
   rateLimiter?: RateLimiterAbstract;
+  /** Tests hold upstream requests back with a budget whose clock they steer. */
+  upstreamBudget?: RateBudget;
+  /**
+   * Where spans go instead of the OTLP exporter; tests pass an in-memory exporter's processor. Used
+   * only when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT), as the exporter would be.
+   */
+  spanProcessor?: SpanProcessor;
 }
 
 export async function createGateway(config: Config, overrides: GatewayOverrides = {}) {
@@ -70,6 +81,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     config.credits.pricesFile ? loadPriceTable(JSON.parse(readFileSync(config.credits.pricesFile, 'utf8'))) : DEFAULT_PRICE_TABLE,
   );
   const metrics = config.metrics.enabled ? createGatewayMetrics({ store, clock }) : undefined;
+  const tracing = createTracing({ config: config.tracing, instanceId: config.instanceId, logger, spanProcessor: overrides.spanProcessor });
+  const { jobSpans } = tracing;
   if (config.metrics.withheldForToken) {
     logger.warn('METRICS_TOKEN is not set, so NODE_ENV=production serves no /metrics: set METRICS_TOKEN to scrape, or METRICS=false');
   }
@@ -91,7 +104,11 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       userAgent: `kling-gateway (${config.instanceId})`,
     });
   const kling = metrics ? instrumentKlingClient(upstream, metrics) : upstream;
-  const pubsub = createTaskPubSub(overrides.eventTarget ?? redis?.eventTarget);
+  const pubsub = createTaskPubSub({
+    read: (taskId) => store.getTask(taskId),
+    eventTarget: overrides.eventTarget ?? redis?.eventTarget,
+    onReadError: (error, taskId) => logger.warn({ err: error, taskId }, 'cannot read a changed task for its subscribers'),
+  });
   const apiKeys = createApiKeys({ store, clock });
   // Each key's WebSockets, SSE subscriptions and MCP waits: capped together, and ended when the key is
   // revoked here or (through Redis) on another instance.
@@ -111,6 +128,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     maxAgeSeconds: config.webhooks.maxAgeSeconds,
     targets: config.webhooks.targets,
     lookup: overrides.webhookLookup,
+    jobSpans,
     ...overrides.webhooks,
   });
   const health = createUpstreamHealth({
@@ -126,6 +144,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     onQueued: () => wakePoller(),
     onWebhookQueued: () => webhooks.wake(),
     onApplied: (event) => metrics?.taskEvent(event),
+    jobSpans,
   });
   const submitter = createSubmitter({
     store,
@@ -138,6 +157,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     firstCheckDelayMs: config.poll.firstDelayMs,
     maxRetryDelayMs: config.poll.submitLeaseMs,
     callbackBaseUrl: config.http.publicUrl,
+    jobSpans,
   });
   const tasks = createTaskService({
     store,
@@ -152,6 +172,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     instanceId: config.instanceId,
     onQueued: () => wakePoller(),
   });
+  // One request rate toward Kling for the poller's status queries and the playback links' renewals.
+  const upstreamBudget = overrides.upstreamBudget ?? createRateBudget({ clock, perSecond: config.poll.requestsPerSecond });
   const poller = createPoller({
     store,
     kling,
@@ -159,7 +181,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     submitter,
     health,
     absence: config.upstream.notFound,
-    budget: createRateBudget({ clock, perSecond: config.poll.requestsPerSecond }),
+    budget: upstreamBudget,
     clock,
     logger: logger.child({ component: 'poller' }),
     firstDelayMs: config.poll.firstDelayMs,
@@ -169,6 +191,7 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     owner: config.instanceId,
     leaseMs: config.poll.leaseMs,
     submitLeaseMs: config.poll.submitLeaseMs,
+    jobSpans,
   });
   wakePoller = () => poller.wake();
   const onKlingCallback = createKlingCallbackHandler({
@@ -189,11 +212,13 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
   const onVideo = createVideoAccess({
     store,
     kling,
+    budget: upstreamBudget,
     apiKeys,
     links: videoLinks,
     clock,
     logger: logger.child({ component: 'videos' }),
     cacheDir: config.videos.cacheDir,
+    cacheMaxBytes: config.videos.cacheMaxBytes,
   });
   // Wrong tokens are counted per client address in each process (caller.ts), not in Redis.
   const resolveCaller = createCallerResolver({ apiKeys, adminToken: config.admin.token });
@@ -213,6 +238,9 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
         })
       : new RateLimiterMemory({ points: config.limits.rateLimitPoints, duration: config.limits.rateLimitWindowSeconds }));
   const drain = createOperationDrain();
+  const trustedDocuments = config.graphql.trustedDocuments.file
+    ? { documents: loadTrustedDocuments(config.graphql.trustedDocuments.file, schema), only: config.graphql.trustedDocuments.only }
+    : undefined;
   const yoga = createGatewayYoga({
     schema,
     services: { tasks, apiKeys, pubsub, watch, usage: createUsage({ store }), videoLinks, webhookTargets: config.webhooks.targets },
@@ -225,8 +253,10 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     limits: config.limits,
     rateLimiter,
     metrics,
+    tracer: tracing.tracer,
     drain,
     keyStreams,
+    trustedDocuments,
   });
   const mcp = createMcpRoute({
     resolveCaller,
@@ -251,9 +281,12 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     port: config.http.port,
     maxBodyBytes: config.limits.maxBodyBytes,
     ws: config.ws,
+    trustedDocuments,
     keyStreams,
     timeouts: { headersMs: config.http.headersTimeoutMs, requestMs: config.http.requestTimeoutMs },
     onKlingCallback,
+    verifyKlingCallback:
+      config.kling.webhookSecret === undefined ? undefined : createKlingCallbackVerifier({ secret: config.kling.webhookSecret, clock }),
     demoPage: config.demoPage,
     onVideo,
     onMcp: mcp,
@@ -280,12 +313,15 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
     apiKeys,
     tasks,
     transitions,
+    pubsub,
     health,
     kling,
     poller,
     /** The handler behind `POST /kling/callback/<taskId>/<token>`. */
     onKlingCallback,
     webhooks,
+    /** The tracer (undefined when tracing is off) and the provider's shutdown. */
+    tracing,
     /** Starts listening, polling and sending webhooks; resolves with the GraphQL endpoint URL. */
     async start() {
       const url = await http.listen();
@@ -307,6 +343,8 @@ export async function createGateway(config: Config, overrides: GatewayOverrides 
       stopping ??= (async () => {
         await http.close();
         await Promise.all([poller.stop(), webhooks.stop()]);
+        // After everything that makes spans; exports what is still batched.
+        await tracing.shutdown();
         if (!overrides.kling) await kling.close();
         await redis?.close();
         await database.close();

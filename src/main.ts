@@ -31,14 +31,32 @@ async function main() {
     process.exit(1);
   }
   if (!config.kling.credentials) {
-    simulator = createKlingSimulator({ host: '127.0.0.1', port: 0, taskSeconds: config.simulator.taskSeconds });
+    simulator = createKlingSimulator({
+      host: '127.0.0.1',
+      port: 0,
+      taskSeconds: config.simulator.taskSeconds,
+      // Signed as Kling would sign them, so a configured secret does not turn the simulator's callbacks away.
+      webhookSecret: config.kling.webhookSecret,
+    });
     const baseUrl = await simulator.start();
     config = { ...config, kling: { ...config.kling, baseUrl, credentials: { ...DEFAULT_SIMULATOR_KEY } } };
     logger.info({ baseUrl }, 'no Kling keys set: using the built-in Kling simulator');
   }
 
   const gateway = await createGateway(config, { logger });
-  const url = await gateway.start();
+  let url: URL;
+  try {
+    url = await gateway.start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES' && code !== 'EADDRNOTAVAIL') throw error;
+    // The one thing a developer must do about it, not a stack: pick another address.
+    const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'needs privileges this process lacks' : 'is not an address of this machine';
+    console.error(`Cannot listen on ${config.http.host}:${config.http.port}: the address ${why}. Set PORT (and HOST) to a free address.`);
+    await gateway.stop().catch(() => undefined);
+    await simulator?.stop();
+    process.exit(1);
+  }
 
   if (config.demoKey && gateway.database.fresh) {
     const { key } = await gateway.apiKeys.create('demo', DEMO_KEY_CREDITS);
@@ -48,7 +66,7 @@ async function main() {
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    // A terminal's Ctrl-C can reach this process twice (directly and relayed by tsx); one shutdown is enough.
+    // A terminal's Ctrl-C can reach this process twice (directly and relayed by npm); one shutdown is enough.
     if (stopping) return;
     stopping = true;
     logger.info({ signal, graceMs: config.shutdown.graceMs }, 'shutting down');

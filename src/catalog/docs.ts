@@ -96,11 +96,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['NODE_ENV'], meaning: '`development`, `test` or `production`. `production` turns GraphiQL, introspection and the demo key off unless enabled', default: '`development`' },
   { names: ['PORT'], meaning: 'Port the gateway listens on (`0` = any free port)', default: '`4000`' },
   { names: ['HOST'], meaning: 'Address the gateway binds to', default: '`127.0.0.1`' },
-  { names: ['PUBLIC_URL'], meaning: "The gateway's public http(s) base URL; when set, each task hands Kling a callback URL under it", default: 'unset (no callbacks)' },
+  { names: ['PUBLIC_URL'], meaning: "The gateway's public base URL, https in `production` (http refuses to start); when set, each task hands Kling a callback URL under it", default: 'unset (no callbacks)' },
   { names: ['DATABASE_URL'], meaning: 'The SQLite database (a file path, a `file:` URL or `:memory:`), or a `postgres://` URL for several instances', default: '`./data/gateway.db`' },
   { names: ['VIDEO_LINK_SECRET'], meaning: 'Signs the `/videos/…` playback links (≥ 32 characters); instances behind one load balancer must share it', default: 'random per process' },
   { names: ['VIDEO_LINK_TTL_SECONDS'], meaning: 'How long a playback link stays valid, s', default: '`86400`' },
   { names: ['VIDEO_CACHE_DIR'], meaning: 'Keep a copy of each video here and serve it instead of redirecting to Kling', default: 'unset (redirect)' },
+  { names: ['VIDEO_CACHE_MAX_BYTES'], meaning: 'Total size of the copies in `VIDEO_CACHE_DIR` on one instance; past it the least recently used are deleted, and a larger video is redirected, not kept', default: '`1073741824` (1 GiB)' },
   { names: ['POLL_LEASE_MS'], meaning: 'How long a claimed task stays with one instance; after a crash its tasks move on after this, ms', default: '`30000`' },
   { names: ['SUBMIT_LEASE_MS'], meaning: 'How long a submit may be in flight before another poller takes the task over, ms', default: '`60000`' },
   {
@@ -126,6 +127,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { names: ['KLING_CONNECT_TIMEOUT_MS'], meaning: 'Time to open a connection to Kling, ms', default: '`5000`' },
   { names: ['KLING_REQUEST_TIMEOUT_MS'], meaning: "Time for Kling's response headers, and again for its body, ms", default: '`30000`' },
   { names: ['KLING_CONNECTIONS'], meaning: 'Connections kept open to Kling (1–1024)', default: '`32`' },
+  {
+    names: ['KLING_WEBHOOK_SECRET'],
+    meaning: "The Webhook Secret (`whsec_…`) created in Kling's console: callbacks must then carry Kling's valid Standard Webhooks signature, at most 5 min old, besides the URL token (else 401)",
+    default: 'unset (the URL token alone)',
+  },
   { names: ['SIMULATOR_PORT'], meaning: 'Port of `npm run simulator`', default: '`4010`' },
   { names: ['SIMULATOR_TASK_SECONDS'], meaning: 'Seconds a simulated task takes from submit to result (fractions allowed)', default: '`10`' },
   {
@@ -140,6 +146,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     meaning: 'Comma-separated browser origins (e.g. `https://app.example.com`) that get CORS headers, with credentials, on `/graphql`; other origins get none',
     default: 'unset: every origin outside `production`, none in `production`',
   },
+  {
+    names: ['TRUSTED_DOCUMENTS_FILE'],
+    meaning: 'JSON map of document id (`sha256:<hex>`) → operation text (codegen\'s `persisted-documents.json`); clients may send `documentId` or Apollo\'s `extensions.persistedQuery.sha256Hash` instead of the text',
+    default: 'unset',
+  },
+  { names: ['TRUSTED_DOCUMENTS_ONLY'], meaning: '`true`: refuse every operation not in `TRUSTED_DOCUMENTS_FILE` (the admin token excepted)', default: '`false`' },
   { names: ['INTROSPECTION'], meaning: '`true` or `false`: allow schema introspection', default: 'on unless `production`' },
   { names: ['LOG_LEVEL'], meaning: '`fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`', default: '`info`' },
   { names: ['LOG_PRETTY'], meaning: '`true`/`false`: human-readable log lines (pino-pretty) instead of JSON', default: 'on when `development` and stdout is a terminal' },
@@ -149,6 +161,21 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     meaning: 'When set (at least 16 characters), `/metrics` needs `Authorization: Bearer <token>`. Required in `production`: without it `/metrics` answers 404 and a warning is logged at start',
     default: 'unset (no token needed outside `production`)',
   },
+  {
+    names: ['OTEL_EXPORTER_OTLP_ENDPOINT'],
+    meaning:
+      'OpenTelemetry collector base URL (OTLP/HTTP, e.g. `http://otel-collector:4318`): set = traces of every operation and task job are exported to `<url>/v1/traces` (see [Tracing](#tracing)). The exporter reads the other standard `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, compression) itself, the batch processor `OTEL_BSP_*`, and `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` name the service (default `kling-gateway`)',
+    default: 'unset (no tracing, no cost)',
+  },
+  { names: ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'], meaning: 'Full URL for traces, used as it is; wins over `OTEL_EXPORTER_OTLP_ENDPOINT`', default: 'unset' },
+  {
+    names: ['OTEL_TRACES_SAMPLER'],
+    meaning:
+      'Which traces are kept: `parentbased_traceidratio`, `traceidratio`, `always_on`, `always_off`, `parentbased_always_on` or `parentbased_always_off`. Parent-based samplers follow an incoming `traceparent` header, and a task\'s later spans always follow the operation that created it',
+    default: '`parentbased_traceidratio`',
+  },
+  { names: ['OTEL_TRACES_SAMPLER_ARG'], meaning: 'Share of new traces the ratio samplers keep, `0` to `1`', default: '`1`' },
+  { names: ['OTEL_SDK_DISABLED'], meaning: '`true`: no tracing even with an endpoint set', default: '`false`' },
   { names: ['SHUTDOWN_GRACE_MS'], meaning: 'On SIGTERM/SIGINT, how long requests in flight may take to finish before the remaining connections are closed, ms', default: '`10000`' },
   { names: ['PRICES_FILE'], meaning: 'JSON file of price entries merged over the default price table (same shape)', default: 'unset' },
   { names: ['POLL_FIRST_DELAY_MS'], meaning: "Delay before a submitted task's first status check, ms", default: '`2000`' },

@@ -46,6 +46,13 @@ const envSchema = z
     KLING_CONNECT_TIMEOUT_MS: int(5_000, 1),
     KLING_REQUEST_TIMEOUT_MS: int(30_000, 1),
     KLING_CONNECTIONS: int(32, 1, 1024),
+    KLING_WEBHOOK_SECRET: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^(whsec_)?[A-Za-z0-9+/]{22,}={0,2}$/, "must be the Webhook Secret from Kling's console: whsec_ followed by base64 (at least 16 bytes)")
+        .optional(),
+    ),
     SIMULATOR_PORT: int(4010, 0, 65535),
     SIMULATOR_TASK_SECONDS: seconds(10, 0),
     SIMULATOR_IN_PRODUCTION: bool(false),
@@ -60,6 +67,17 @@ const envSchema = z
     METRICS: bool(true),
     METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, 'must be at least 16 characters').optional()),
     SHUTDOWN_GRACE_MS: int(10_000, 0),
+    // The standard OpenTelemetry names (opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables).
+    OTEL_SDK_DISABLED: bool(false),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    OTEL_TRACES_SAMPLER: z.preprocess(
+      emptyAsUndefined,
+      z
+        .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+        .default('parentbased_traceidratio'),
+    ),
+    OTEL_TRACES_SAMPLER_ARG: z.preprocess(emptyAsUndefined, z.coerce.number().min(0).max(1).default(1)),
     PRICES_FILE: optionalString,
     POLL_FIRST_DELAY_MS: int(2_000, 0),
     POLL_MAX_INTERVAL_MS: int(15_000, 1),
@@ -69,6 +87,9 @@ const envSchema = z
     VIDEO_LINK_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
     VIDEO_LINK_TTL_SECONDS: int(86_400, 60),
     VIDEO_CACHE_DIR: optionalString,
+    VIDEO_CACHE_MAX_BYTES: int(1_073_741_824, 1),
+    TRUSTED_DOCUMENTS_FILE: optionalString,
+    TRUSTED_DOCUMENTS_ONLY: bool(false),
     SUBMIT_LEASE_MS: int(60_000, 100),
     UPSTREAM_NOT_FOUND_ANSWERS: int(3, 1, 100),
     UPSTREAM_NOT_FOUND_WINDOW_MS: int(60_000, 0),
@@ -119,11 +140,29 @@ const envSchema = z
 
 /** Rules across variables; checked on the raw values so they are reported alongside any field error. */
 function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const trusted =
+    env['TRUSTED_DOCUMENTS_ONLY'] === 'true' && !env['TRUSTED_DOCUMENTS_FILE']
+      ? ['TRUSTED_DOCUMENTS_ONLY: needs TRUSTED_DOCUMENTS_FILE, the operations that may run']
+      : [];
+  return [...klingKeyProblems(env), ...publicUrlProblems(env), ...trusted];
+}
+
+function klingKeyProblems(env: Record<string, string | undefined>): string[] {
   const access = env['KLING_ACCESS_KEY'] || undefined;
   const secret = env['KLING_SECRET_KEY'] || undefined;
   if ((access === undefined) === (secret === undefined)) return [];
   const missing = access === undefined ? 'KLING_ACCESS_KEY' : 'KLING_SECRET_KEY';
   return [`${missing}: set both KLING_ACCESS_KEY and KLING_SECRET_KEY, or neither (neither starts the simulator)`];
+}
+
+/**
+ * Kling posts each task's callback token and result to PUBLIC_URL, and playback links start with it:
+ * in production it must be https, loopback included (Kling cannot reach a loopback address anyway).
+ */
+function publicUrlProblems(env: Record<string, string | undefined>): string[] {
+  const url = env['PUBLIC_URL'];
+  if (env['NODE_ENV'] !== 'production' || !url || !URL.canParse(url) || new URL(url).protocol !== 'http:') return [];
+  return ['PUBLIC_URL: must be https:// in production (callback tokens and playback links would travel in clear text); leave it unset to run without callbacks'];
 }
 
 export class ConfigError extends Error {
@@ -164,6 +203,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       linkSecret: e.VIDEO_LINK_SECRET,
       linkTtlMs: e.VIDEO_LINK_TTL_SECONDS * 1000,
       cacheDir: e.VIDEO_CACHE_DIR,
+      /** Total size of the local copies; past it the least recently used are deleted. */
+      cacheMaxBytes: e.VIDEO_CACHE_MAX_BYTES,
     },
     instanceId:
       e.INSTANCE_ID ??
@@ -179,6 +220,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connectTimeoutMs: e.KLING_CONNECT_TIMEOUT_MS,
       requestTimeoutMs: e.KLING_REQUEST_TIMEOUT_MS,
       connections: e.KLING_CONNECTIONS,
+      /** Kling's Webhook Secret (`whsec_…`): when set, callbacks need its valid signature as well as the URL token. */
+      webhookSecret: e.KLING_WEBHOOK_SECRET,
     },
     /** `inProduction`: whether main.ts may start the simulator when NODE_ENV=production has no Kling keys. */
     simulator: { port: e.SIMULATOR_PORT, taskSeconds: e.SIMULATOR_TASK_SECONDS, inProduction: e.SIMULATOR_IN_PRODUCTION },
@@ -220,6 +263,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
        * unset, every origin outside production (as a development convenience) and none in production.
        */
       cors: e.CORS_ORIGINS !== undefined ? { origins: e.CORS_ORIGINS } : production ? { origins: [] } : ('any' as const),
+      /** Operations clients may send by id (server/trusted-documents.ts); `only` refuses every other operation but the admin's. */
+      trustedDocuments: { file: e.TRUSTED_DOCUMENTS_FILE, only: e.TRUSTED_DOCUMENTS_ONLY },
     },
     log: {
       level: e.LOG_LEVEL,
@@ -235,6 +280,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       enabled: e.METRICS && (!production || e.METRICS_TOKEN !== undefined),
       token: e.METRICS_TOKEN,
       withheldForToken: e.METRICS && production && e.METRICS_TOKEN === undefined,
+    },
+    /**
+     * OpenTelemetry traces, sent over OTLP/HTTP to `url` (telemetry/tracing.ts). Without an endpoint (or
+     * with OTEL_SDK_DISABLED) no tracer provider is built at all. A per-signal endpoint is used as
+     * it is; the general one gets the signal's path appended, as the specification says.
+     */
+    tracing: {
+      url: e.OTEL_SDK_DISABLED
+        ? undefined
+        : (e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+          (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`)),
+      sampler: e.OTEL_TRACES_SAMPLER,
+      /** The share of new traces kept by the ratio samplers, 0 to 1. */
+      ratio: e.OTEL_TRACES_SAMPLER_ARG,
     },
     shutdown: {
       /** How long a shutdown waits for requests in flight before it closes the sockets that are left, ms. */

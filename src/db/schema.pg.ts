@@ -72,6 +72,7 @@ export const tasks = pgTable(
     upstreamRefusal: text('upstream_refusal'),
     notFoundCount: integer('not_found_count').notNull().default(0),
     firstNotFoundAt: ms('first_not_found_at'),
+    traceparent: text('traceparent'),
     version: integer('version').notNull().default(1),
   },
   (t) => [
@@ -129,6 +130,7 @@ export const webhookDeliveries = pgTable(
     lastError: text('last_error'),
     createdAt: ms('created_at').notNull(),
     deliveredAt: ms('delivered_at'),
+    traceparent: text('traceparent'),
   },
   (t) => [
     uniqueIndex('webhook_deliveries_task_event_idx').on(t.taskId, t.event),

@@ -94,6 +94,11 @@ export const tasks = sqliteTable(
     /** Kling's "not found" answers in a row for this task, and when the first came (tasks/absence.ts). */
     notFoundCount: integer('not_found_count').notNull().default(0),
     firstNotFoundAt: integer('first_not_found_at'),
+    /**
+     * W3C traceparent of the operation that created the task, when traced: the job outlives the request,
+     * so its later spans (submit, polls, the end, the webhook) are started as children of this.
+     */
+    traceparent: text('traceparent'),
     /** Bumped on every change, so subscribers can drop stale or repeated events. */
     version: integer('version').notNull().default(1),
   },
@@ -163,6 +168,8 @@ export const webhookDeliveries = sqliteTable(
     lastError: text('last_error'),
     createdAt: integer('created_at').notNull(),
     deliveredAt: integer('delivered_at'),
+    /** The task's traceparent, copied when the delivery is written, so its attempts join the task's trace. */
+    traceparent: text('traceparent'),
   },
   (t) => [
     // The database itself refuses a second notification of one terminal state.

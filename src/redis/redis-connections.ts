@@ -1,9 +1,9 @@
-// Scale-out's Redis side: the pub/sub event target that carries task events between instances and
+// Scale-out's Redis side: the pub/sub event target that carries task notices (ids and versions) between instances and
 // the client that holds shared rate-limit counters.
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { TaskEventTarget } from '../tasks/pubsub.js';
+import type { TaskEventTarget, TaskNotice, TaskNoticeEvent } from '../tasks/pubsub.js';
 
 /** Carries the id of every revoked API key, so each instance drops it from its cache and ends its streams. */
 export const KEY_REVOKED_CHANNEL = 'kling-gateway:api-key-revoked';
@@ -38,10 +38,21 @@ export function createRedisConnections(url: string, logger: Logger) {
   });
   subscribe.subscribe(KEY_REVOKED_CHANNEL).catch((error: unknown) => logger.warn({ err: error }, 'cannot subscribe to key revocations'));
 
-  const eventTarget = createRedisEventTarget<CustomEvent>({ publishClient: publish, subscribeClient: subscribe });
+  const notices = createRedisEventTarget<TaskNoticeEvent>({ publishClient: publish, subscribeClient: subscribe });
+  const eventTarget: TaskEventTarget = {
+    addEventListener: (type, listener) => notices.addEventListener(type, listener),
+    removeEventListener: (type, listener) => notices.removeEventListener(type, listener),
+    dispatchEvent({ type, detail }) {
+      // Spelled out field by field, so nothing else a caller put in the event can reach Redis; and a
+      // failed publish is logged, where the library's would be an unhandled rejection.
+      const notice: TaskNotice = { taskId: detail.taskId, version: detail.version };
+      publish.publish(type, JSON.stringify(notice)).catch((error: unknown) => logger.warn({ err: error, taskId: notice.taskId }, 'cannot publish a task notice'));
+      return true;
+    },
+  };
 
   return {
-    eventTarget: eventTarget as unknown as TaskEventTarget,
+    eventTarget,
     /** Fires `resync` after the subscription connection came back from an outage. */
     resync,
     /** The client for shared counters (rate limits). */

@@ -1,4 +1,5 @@
 // What resolvers see. The transport half (request, socket) stays in server/; resolvers get services.
+import type { Span } from '@opentelemetry/api';
 import type { ApiKeys } from '../auth/api-keys.js';
 import type { Usage } from '../credits/usage.js';
 import type { VideoLinks } from '../videos/video-links.js';
@@ -33,6 +34,8 @@ export interface GatewayContext {
    * RateLimitedError as data; other operations never reach resolvers.
    */
   rateLimited: { retryAfterSeconds: number } | null;
+  /** The operation's span while traced (server/use-operation-telemetry.ts); a task created here joins its trace. */
+  operationSpan?: Span | undefined;
 }
 
 /** The context of a field behind `withAuth({ apiKey: true })`. */

@@ -76,7 +76,7 @@ builder.mutationField('generateVideo', (t) =>
     resolve: (_root, { input }, ctx) => {
       const request = checkedInput(input, ctx);
       if (ctx.rateLimited) throw new RateLimitedError(ctx.rateLimited.retryAfterSeconds);
-      return ctx.services.tasks.submit(ctx.apiKeyId, request);
+      return ctx.services.tasks.submit(ctx.apiKeyId, request, ctx.operationSpan);
     },
   }),
 );

@@ -6,6 +6,7 @@ import type { CameraConfig } from '../tasks/input.js';
 import { FAILURE_CODES, TASK_STATUSES, type TaskFailure } from '../tasks/status.js';
 import type { TaskVideo, TaskView } from '../tasks/task-view.js';
 import { upstreamExpiry } from '../videos/video-links.js';
+import { badUserInputError } from '../server/errors.js';
 import { builder } from './builder.js';
 import { AspectRatioEnum, CameraMovementEnum, VideoModeEnum, VideoModelEnum } from './models.js';
 
@@ -120,11 +121,22 @@ const VideoTaskFilter = builder.inputType('VideoTaskFilter', {
 });
 
 const encodeCursor = (task: TaskView) => Buffer.from(`${task.createdAt.getTime()}:${task.id}`).toString('base64url');
-function decodeCursor(cursor: string | undefined): TaskPosition | undefined {
-  if (cursor === undefined) return undefined;
-  const [createdAt, id] = Buffer.from(cursor, 'base64url').toString().split(':');
-  const at = Number(createdAt);
-  return Number.isFinite(at) && id ? { createdAt: at, id } : { createdAt: 0, id: '' };
+/** A cursor this field handed out, or a BAD_USER_INPUT error: a garbage cursor must not read as "no more tasks". */
+function decodeCursor(name: 'after' | 'before', cursor: string | null | undefined): TaskPosition | undefined {
+  if (cursor === undefined || cursor === null) return undefined;
+  const match = /^(\d{1,15}):([\w-]+)$/.exec(Buffer.from(cursor, 'base64url').toString());
+  // Buffer.from skips characters outside base64url, so only a cursor that encodes back to itself is ours.
+  if (!match?.[1] || !match[2] || Buffer.from(match[0]).toString('base64url') !== cursor) {
+    throw badUserInputError(`Argument "${name}" is not a cursor from videoTasks.`);
+  }
+  return { createdAt: Number(match[1]), id: match[2] };
+}
+
+const MAX_PAGE_SIZE = 100;
+/** Out-of-range page sizes are refused rather than clamped, so a client never mistakes a short page for the end. */
+function checkPageSize(name: 'first' | 'last', size: number | null | undefined) {
+  if (size === undefined || size === null || (size >= 0 && size <= MAX_PAGE_SIZE)) return;
+  throw badUserInputError(`Argument "${name}" must be between 0 and ${MAX_PAGE_SIZE}; got ${size}.`);
 }
 
 builder.queryField('videoTasks', (t) =>
@@ -133,15 +145,20 @@ builder.queryField('videoTasks', (t) =>
     type: VideoTask,
     description: "This key's tasks, newest first; at most 100 per page.",
     args: { filter: t.arg({ type: VideoTaskFilter }) },
-    resolve: (_root, args, ctx) =>
-      resolveCursorConnection(
-        { args, toCursor: encodeCursor, defaultSize: 20, maxSize: 100 },
-        ({ before, after, limit, inverted }: ResolveCursorConnectionArgs) =>
+    resolve: (_root, args, ctx) => {
+      // Checked before anything is read: the relay plugin would clamp these or throw an untyped error.
+      checkPageSize('first', args.first);
+      checkPageSize('last', args.last);
+      const olderThan = decodeCursor('after', args.after);
+      const newerThan = decodeCursor('before', args.before);
+      return resolveCursorConnection(
+        { args, toCursor: encodeCursor, defaultSize: 20, maxSize: MAX_PAGE_SIZE },
+        ({ limit, inverted }: ResolveCursorConnectionArgs) =>
           ctx.services.tasks.list(ctx.apiKeyId, {
             limit,
             // Newest first: "after" a cursor means older than it.
-            olderThan: decodeCursor(after),
-            newerThan: decodeCursor(before),
+            olderThan,
+            newerThan,
             oldestFirst: inverted,
             filter: {
               statuses: args.filter?.status ?? undefined,
@@ -150,7 +167,8 @@ builder.queryField('videoTasks', (t) =>
               createdTo: args.filter?.createdTo?.getTime(),
             },
           }),
-      ),
+      );
+    },
     },
     { name: 'VideoTaskConnection' },
     { name: 'VideoTaskEdge' },

@@ -32,6 +32,19 @@ export function bearerToken(header: unknown): string | null {
   return match?.[1] ?? null;
 }
 
+/**
+ * The `authorization` entry of graphql-ws connectionParams, its name matched case-insensitively as
+ * HTTP header names are (clients copy their `Authorization` header there). Two entries with different
+ * values answer both, which no bearer token parses from, so the caller is rejected rather than guessed.
+ */
+export function authorizationParam(params: Readonly<Record<string, unknown>> | undefined): unknown {
+  if (!params) return undefined;
+  const values = Object.keys(params)
+    .filter((name) => name.toLowerCase() === 'authorization')
+    .map((name) => params[name]);
+  return new Set(values).size > 1 ? values : values[0];
+}
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export interface CallerResolverOptions {

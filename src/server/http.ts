@@ -4,12 +4,13 @@ import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { KlingCallbackHandler } from '../tasks/kling-callback.js';
+import type { KlingCallbackVerifier } from '../tasks/kling-callback-signature.js';
 import { DEMO_ASSETS, type DemoAsset } from '../web/demo-page.js';
 import type { CallerResolver } from './caller.js';
 import { createKeyStreams, type KeyStreams } from './key-streams.js';
 import type { OperationDrain } from './operation-drain.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
-import { attachGraphqlWs, type WsLimits } from './ws.js';
+import { attachGraphqlWs, type GatewayWsOptions, type WsLimits } from './ws.js';
 import type { GatewayYoga } from './yoga.js';
 
 export interface ReadinessCheck {
@@ -27,6 +28,8 @@ export interface GatewayHttpOptions {
   /** Larger request bodies are refused with 413 before any parsing. */
   maxBodyBytes: number;
   ws: WsLimits;
+  /** Trusted documents for WebSocket operations (yoga applies them to HTTP and SSE). */
+  trustedDocuments?: GatewayWsOptions['trustedDocuments'];
   /** Each key's sockets, SSE subscriptions and MCP waits; one built from `ws.maxConnectionsPerKey` when absent. */
   keyStreams?: KeyStreams | undefined;
   /**
@@ -37,6 +40,8 @@ export interface GatewayHttpOptions {
   timeouts?: { headersMs: number; requestMs: number } | undefined;
   /** Receives Kling's callbacks on `POST /kling/callback/<taskId>/<token>`. */
   onKlingCallback?: KlingCallbackHandler | undefined;
+  /** When set (KLING_WEBHOOK_SECRET), a callback must also carry Kling's valid signature, else 401. */
+  verifyKlingCallback?: KlingCallbackVerifier | undefined;
   /** Serves `GET /videos/<taskId>/<n>`: durable links to a task's videos. */
   onVideo?: ((req: IncomingMessage, res: ServerResponse, taskId: string, n: number) => Promise<void>) | undefined;
   /** Serves MCP (Streamable HTTP) on `/mcp`; it authenticates and answers the request itself. */
@@ -110,6 +115,7 @@ async function receiveKlingCallback(
   req: IncomingMessage,
   res: ServerResponse,
   handler: KlingCallbackHandler,
+  verify: KlingCallbackVerifier | undefined,
   taskId: string,
   token: string,
 ) {
@@ -124,9 +130,16 @@ async function receiveKlingCallback(
       }
       chunks.push(chunk);
     }
+    // Checked over the bytes as received, before anything reads them.
+    const raw = Buffer.concat(chunks);
+    const signature = verify?.(req.headers, raw);
+    if (signature && !signature.ok) {
+      sendJson(res, 401, { error: 'invalid signature', reason: signature.reason });
+      return;
+    }
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      body = JSON.parse(raw.toString('utf8'));
     } catch {
       sendJson(res, 400, { error: 'invalid JSON' });
       return;
@@ -245,7 +258,7 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
         sendJson(res, 405, { error: 'method not allowed' });
         return;
       }
-      void receiveKlingCallback(req, res, options.onKlingCallback, callback[1] ?? '', callback[2] ?? '');
+      void receiveKlingCallback(req, res, options.onKlingCallback, options.verifyKlingCallback, callback[1] ?? '', callback[2] ?? '');
       return;
     }
     const video = /^\/videos\/([\w-]+)\/(\d{1,3})$/.exec(path ?? '');
@@ -289,6 +302,7 @@ export function createGatewayHttpServer(options: GatewayHttpOptions) {
     resolveCaller: options.resolveCaller,
     limits: options.ws,
     keyStreams: options.keyStreams ?? createKeyStreams({ maxPerKey: options.ws.maxConnectionsPerKey }),
+    trustedDocuments: options.trustedDocuments,
   });
   let url: URL | undefined;
   let closing: Promise<void> | undefined;

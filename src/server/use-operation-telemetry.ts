@@ -1,13 +1,17 @@
 // One request log line and one count per GraphQL operation, over HTTP, SSE and WebSocket alike: every
 // transport goes through yoga's envelop, so this plugin sees parse, validate, execute and subscribe.
 // Listed first among the plugins, so its after-hooks also see operations that a later plugin stopped.
+// With a tracer, one span per operation as well (none per resolver): the generateVideo span is the
+// parent of its task's whole job (telemetry/job-spans.ts).
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { isGatewayError } from '../errors.js';
 import type { GatewayMetrics, SubscriptionTransport } from '../metrics/gateway-metrics.js';
+import { parseTraceparent } from '../telemetry/job-spans.js';
 import { isGraphQLError } from './errors.js';
 
 /** The parts of yoga's context (server half and resolver half) that the log line reads. */
@@ -21,6 +25,10 @@ interface TelemetryContext {
   isAdmin?: boolean;
   rateLimited?: { retryAfterSeconds: number } | null;
   params?: { operationName?: string | null | undefined } | undefined;
+  /** The HTTP request (yoga's); its `traceparent` header continues a caller's trace. */
+  request?: Request | undefined;
+  /** Set for resolvers while the operation is traced (GatewayContext.operationSpan). */
+  operationSpan?: Span | undefined;
 }
 
 export type Transport = 'http' | SubscriptionTransport;
@@ -29,6 +37,8 @@ export interface OperationTelemetryOptions {
   logger: Logger;
   /** Absent when METRICS is off. */
   metrics?: GatewayMetrics | undefined;
+  /** Absent when tracing is off: then no span work at all. */
+  tracer?: Tracer | undefined;
 }
 
 interface OperationRecord {
@@ -38,6 +48,11 @@ interface OperationRecord {
   /** Made on the first error: a live subscription without one should not hold an empty Set. */
   codes: Set<string> | undefined;
   finished: boolean;
+  /**
+   * Open until the operation ends. A subscription's covers its start only: kept for the stream's
+   * life, every open socket's subscriptions would hold open spans.
+   */
+  span: Span | undefined;
 }
 
 const addCode = (record: OperationRecord, code: string) => (record.codes ??= new Set()).add(code);
@@ -136,8 +151,18 @@ export function logLevelOf(codes: readonly string[]): 'info' | 'warn' | 'error' 
   return 'info';
 }
 
-export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOptions): Plugin<TelemetryContext> {
+export function useOperationTelemetry({ logger, metrics, tracer }: OperationTelemetryOptions): Plugin<TelemetryContext> {
   const records = new WeakMap<object, OperationRecord>();
+
+  /** Named `graphql` until the document is parsed (describe renames it). */
+  const startSpan = (activeTracer: Tracer, context: TelemetryContext) => {
+    const parent = parseTraceparent(context.request?.headers.get('traceparent'));
+    return activeTracer.startSpan(
+      'graphql',
+      { kind: SpanKind.SERVER, attributes: context.requestId ? { 'kling_gateway.request_id': context.requestId } : {} },
+      parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT,
+    );
+  };
 
   const start = (context: TelemetryContext): OperationRecord => {
     const record: OperationRecord = {
@@ -146,9 +171,25 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       type: 'unknown',
       codes: undefined,
       finished: false,
+      span: tracer ? startSpan(tracer, context) : undefined,
     };
     records.set(context, record);
     return record;
+  };
+
+  /** Ends the operation's span with its error codes; failed only for our faults and Kling's, as logLevelOf says. */
+  const endSpan = (context: TelemetryContext, record: OperationRecord) => {
+    const span = record.span;
+    if (!span) return;
+    record.span = undefined;
+    const codes = [...(record.codes ?? [])];
+    const keyId = context.apiKeyId ?? context.caller?.apiKeyId ?? null;
+    if (keyId !== null) span.setAttribute('kling_gateway.key_id', keyId);
+    if (codes.length > 0) {
+      span.setAttribute('kling_gateway.error_codes', codes);
+      if (logLevelOf(codes) !== 'info') span.setStatus({ code: SpanStatusCode.ERROR, message: codes.join(', ') });
+    }
+    span.end();
   };
   /** Operations always parse first; the fallback covers an executor called with a document of its own. */
   const recordOf = (context: TelemetryContext) => records.get(context) ?? start(context);
@@ -157,11 +198,18 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
     const operation = getOperationAST(document, operationName);
     record.name = operation?.name?.value ?? operationName ?? null;
     record.type = operation?.operation ?? 'unknown';
+    if (record.span) {
+      // The operation semantic conventions' name: type, then the name when there is one.
+      record.span.updateName(record.name ? `${record.type} ${record.name}` : record.type);
+      record.span.setAttribute('graphql.operation.type', record.type);
+      if (record.name) record.span.setAttribute('graphql.operation.name', record.name);
+    }
   };
 
   const finish = (context: TelemetryContext, record: OperationRecord, stream = false) => {
     if (record.finished) return;
     record.finished = true;
+    endSpan(context, record);
     const durationMs = Math.round((performance.now() - record.startedAt) * 10) / 10;
     const codes = [...(record.codes ?? [])];
     const outcome = codes[0] ?? 'ok';
@@ -216,6 +264,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
         finish(context, record);
         return undefined;
       }
+      endSpan(context, record);
       metrics?.subscriptionOpened('ws');
       setResult(new ObservedStream(result, observer, context, record));
       return undefined;
@@ -260,6 +309,8 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
       const context = args.contextValue;
       const record = recordOf(context);
       describe(record, args.document as DocumentNode, args.operationName as string | null | undefined);
+      // For generateVideo: the new task stores this span's context as its job's parent.
+      if (record.span) context.operationSpan = record.span;
       return {
         onExecuteDone({ result }) {
           if (!isAsyncIterable(result)) for (const code of codesOf(result)) addCode(record, code);
@@ -289,6 +340,7 @@ export function useOperationTelemetry({ logger, metrics }: OperationTelemetryOpt
             return undefined;
           }
           open = 'sse';
+          endSpan(context, record);
           metrics?.subscriptionOpened(open);
           return {
             onNext({ result: payload }) {

@@ -1,14 +1,16 @@
 // graphql-ws on the HTTP server's /graphql path. Every operation goes through yoga.getEnveloped, so
 // WebSocket gets the same parse/validate caches, context, plugins and error masking as HTTP.
-import type { Server } from 'node:http';
-import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer, type Extra } from 'graphql-ws/use/ws';
 import { createGraphQLError } from 'graphql-yoga';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { Caller, CallerResolver } from './caller.js';
+import { authorizationParam, type Caller, type CallerResolver } from './caller.js';
 import { isGraphQLError } from './errors.js';
 import type { KeyStreams } from './key-streams.js';
+import { trustedOperation, type TrustedDocuments } from './trusted-documents.js';
 import type { GatewayYoga } from './yoga.js';
 
 /** The part of yoga.getEnveloped() used here; envelop types it loosely. */
@@ -49,6 +51,8 @@ export interface GatewayWsOptions {
   limits: WsLimits;
   /** Counts each key's sockets with its other streams, and closes them when the key is revoked. */
   keyStreams: KeyStreams;
+  /** Operations sent by id; with `only`, the only ones that run (the admin token excepted). */
+  trustedDocuments?: { documents: TrustedDocuments; only: boolean } | undefined;
 }
 
 /**
@@ -71,10 +75,32 @@ function operationErrors(errors: readonly GraphQLError[]): GraphQLError[] {
   });
 }
 
+/**
+ * An execution result without `extensions.http`, or undefined when it has none. yoga's errors carry
+ * it (401, 429, 400 …) as a hint for the HTTP status, which means nothing on a socket.
+ */
+function withoutHttpExtensions(result: ExecutionResult): FormattedExecutionResult | undefined {
+  const hasHttp = (extensions: Readonly<Record<string, unknown>> | undefined) => extensions !== undefined && 'http' in extensions;
+  if (!hasHttp(result.extensions) && !result.errors?.some((error) => hasHttp(error.extensions))) return undefined;
+  const { http: _http, ...extensions } = result.extensions ?? {};
+  return {
+    ...result,
+    errors: result.errors?.map((error) => {
+      const { extensions: { http: _errorHttp, ...rest } = {}, ...formatted } = error.toJSON();
+      return Object.keys(rest).length > 0 ? { ...formatted, extensions: rest } : formatted;
+    }),
+    extensions: Object.keys(extensions).length > 0 ? extensions : undefined,
+  };
+}
+
 /** 1008 (policy violation): graphql-ws reserves 4429 for a repeated connection_init. */
 const TOO_MANY_CONNECTIONS = 1008;
 
-/** graphql-ws's 4403: clients (graphql-ws's own included) do not retry it. */
+/**
+ * Bad, throttled or revoked credentials close with 4403 (Forbidden), as the contract (api.md) fixes.
+ * graphql-ws's client retries 4403 by default (about 40 s), so the README shows the `shouldRetry`
+ * that stops on it; the reason says what went wrong, for clients that surface it.
+ */
 function closeForbidden(socket: WebSocket, reason: string) {
   socket.close(CloseCode.Forbidden, reason);
 }
@@ -146,8 +172,17 @@ function startConnectionInitDeadline(wss: WebSocketServer, timeoutMs: number) {
   };
 }
 
-export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStreams }: GatewayWsOptions) {
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: limits.maxPayloadBytes });
+export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStreams, trustedDocuments }: GatewayWsOptions) {
+  // Upgrades are routed here rather than by `ws` itself: given the HTTP server, `ws` re-emits the
+  // server's errors (a port in use) as its own, which graphql-ws then prints as an internal error.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayloadBytes });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(request.url ?? '/', 'http://gateway').pathname !== yoga.graphqlEndpoint) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
   /** Sockets that passed onConnect. */
   const callers = new WeakMap<WebSocket, Caller>();
   /** A key's sockets' slots in keyStreams, given back on close. */
@@ -168,7 +203,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStream
         // The address counts wrong tokens (caller.ts); taken before the upgrade request is let go.
         const address = ctx.extra.request.socket.remoteAddress;
         dropUpgradeRequest(ctx.extra);
-        const caller = await resolveCaller(ctx.connectionParams?.['authorization'], address);
+        const caller = await resolveCaller(authorizationParam(ctx.connectionParams), address);
         if (caller.rejected) {
           closeForbidden(socket, 'Forbidden: invalid API key');
           return false;
@@ -188,6 +223,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStream
         callers.set(socket, caller);
         return true;
       },
+      onNext: (_ctx, _id, _payload, _args, result) => withoutHttpExtensions(result),
       // One hook for every socket, rather than a close listener (and closure) per socket.
       onClose: (ctx) => {
         initDeadline.met(ctx.extra.socket);
@@ -203,7 +239,7 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStream
         // since must not keep working on a socket it opened before. A cache hit costs no I/O, and
         // revocation clears the cache (on every instance, with Redis).
         const connected = callers.get(ctx.extra.socket);
-        const caller = connected?.apiKeyId ? await resolveCaller(ctx.connectionParams?.['authorization']) : connected;
+        const caller = connected?.apiKeyId ? await resolveCaller(authorizationParam(ctx.connectionParams)) : connected;
         if (caller?.rejected) {
           closeForbidden(ctx.extra.socket, REVOKED_REASON);
           return [createGraphQLError('The API key was revoked.', { extensions: { code: 'UNAUTHENTICATED' } })];
@@ -215,9 +251,15 @@ export function attachGraphqlWs({ server, yoga, resolveCaller, limits, keyStream
           params: payload,
           caller,
         }) as Enveloped;
+        let query = payload.query;
+        if (trustedDocuments) {
+          const trusted = trustedOperation(trustedDocuments, payload, caller?.isAdmin === true);
+          if ('error' in trusted) return operationErrors([trusted.error]);
+          query = trusted.query ?? query;
+        }
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           // A syntax error rejects this one operation; the socket stays open.
           if (isGraphQLError(error)) return operationErrors([error]);

@@ -1,5 +1,6 @@
 // graphql-yoga with our schema, context, error masking and the caller gate. Used by HTTP, SSE and WS alike.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Tracer } from '@opentelemetry/api';
 import type { GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { RequestCache } from '@pothos/plugin-scope-auth';
@@ -14,14 +15,18 @@ import type { Caller, CallerResolver } from './caller.js';
 import type { KeyStreams } from './key-streams.js';
 import type { OperationDrain } from './operation-drain.js';
 import { useBadRequestParams } from './use-bad-request-params.js';
+import { useGraphqlResponseStatus } from './use-graphql-response-status.js';
 import { useKeyStreams } from './use-key-streams.js';
 import { createMaskError } from './errors.js';
+import { GRAPHIQL_OPTIONS, renderGatewayGraphiQL, useGraphiQLHeaders } from './graphiql.js';
 import { useOperationLimits } from './use-operation-limits.js';
 import { useOperationTelemetry } from './use-operation-telemetry.js';
 import { useRateLimit } from './use-rate-limit.js';
 import { useRequireCaller } from './use-require-caller.js';
+import type { TrustedDocuments } from './trusted-documents.js';
+import { useTrustedDocuments } from './use-trusted-documents.js';
 
-/** Requests without a JSON content type (GET, SSE via GET, forms) must carry this header. */
+/** Requests without a JSON content type (GET, SSE via GET, forms) must carry this header or Authorization. */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
 
 /** What the transport hands to yoga: node's request/response, or for WebSocket the resolved caller. */
@@ -79,10 +84,14 @@ export interface GatewayYogaOptions {
   rateLimiter: RateLimiterAbstract;
   /** Counts operations and open subscriptions; absent when METRICS is off. */
   metrics?: GatewayMetrics | undefined;
+  /** One span per operation; absent when tracing is off. */
+  tracer?: Tracer | undefined;
   /** Lets shutdown refuse new operations, wait for running ones and end SSE streams. */
   drain?: OperationDrain | undefined;
   /** Caps each key's SSE subscriptions (with its sockets and MCP waits) and ends them on revocation. */
   keyStreams?: KeyStreams | undefined;
+  /** Operations sent by id; with `only`, the only ones that run (the admin token excepted). */
+  trustedDocuments?: { documents: TrustedDocuments; only: boolean } | undefined;
 }
 
 export function createGatewayYoga(options: GatewayYogaOptions) {
@@ -91,23 +100,13 @@ export function createGatewayYoga(options: GatewayYogaOptions) {
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: graphiql
-      ? {
-          title: 'kling-gateway',
-          subscriptionsProtocol: 'WS',
-          defaultQuery: /* GraphQL */ `# Put your key in the Headers tab: {"Authorization": "Bearer kgw_..."}
-query Models {
-  models { model modes durationsSeconds audioModes cameraControl cfgScale }
-}
-
-query Me {
-  me { name creditBalance creditsHeld creditsUsed }
-}
-`,
-        }
-      : false,
+    graphiql: graphiql ? GRAPHIQL_OPTIONS : false,
+    // The package's page, with GraphiQL's code inlined (yoga's own loads it from unpkg), rendered once.
+    renderGraphiQL: renderGatewayGraphiQL,
     cors: corsOptions(options.cors),
     batching: false,
+    // GraphQL over HTTP, Appendix A: a trusted document's id instead of its text.
+    extraParamNames: ['documentId'],
     multipart: false,
     maskedErrors: { maskError: createMaskError(logger) },
     logging: {
@@ -129,17 +128,29 @@ query Me {
     },
     plugins: [
       // First, so its after-hooks also log operations that a later plugin refuses.
-      useOperationTelemetry({ logger, metrics: options.metrics }),
+      useOperationTelemetry({ logger, metrics: options.metrics, tracer: options.tracer }),
+      ...(graphiql ? [useGraphiQLHeaders()] : []),
       ...(options.drain ? [options.drain.plugin] : []),
-      // Browsers cannot send this header (or a JSON content type) cross-site without a CORS preflight.
-      useCSRFPrevention({ requestHeaders: [CSRF_HEADER] }),
+      // Browsers cannot send these headers (or a JSON content type) cross-site without a CORS preflight.
+      // Authorization counts: keys travel in it, so every client that can do anything sends it, and
+      // urql's default GET queries need no extra header.
+      useCSRFPrevention({ requestHeaders: [CSRF_HEADER, 'authorization'] }),
       useBadRequestParams(),
+      ...(options.trustedDocuments
+        ? [
+            useTrustedDocuments({
+              ...options.trustedDocuments,
+              isAdmin: async (authorization) => (await resolveCaller(authorization)).isAdmin,
+            }),
+          ]
+        : []),
       useOperationLimits(options.limits, options.production),
       ...(options.introspection ? [] : [useDisableIntrospection()]),
       useRequireCaller(),
       useRateLimit(options.rateLimiter),
       ...(options.keyStreams ? [useKeyStreams(options.keyStreams)] : []),
       useReleaseScopeCacheOnSubscribe(),
+      useGraphqlResponseStatus(),
     ],
   });
 }

@@ -1,5 +1,6 @@
 // One loop per process that drives every open task to a terminal state. What to look at comes from
 // the database (claimed with a lease), so a restarted process resumes where the last one stopped.
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
@@ -8,6 +9,7 @@ import type { TaskRow } from '../db/schema.js';
 import type { ScheduleExtras, Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
 import type { KlingClient } from '../kling/types.js';
+import { untracedJobSpans, type JobSpans } from '../telemetry/job-spans.js';
 import { countNotFound, type AbsenceRule } from './absence.js';
 import { nextCheckDelayMs } from './check-schedule.js';
 import { eventFor, klingEndpointOf } from './kling-mapping.js';
@@ -51,6 +53,8 @@ export interface PollerOptions {
    * @default 1_000
    */
   queueRecheckMs?: number;
+  /** Each look at a task at Kling is a span of the task's trace. */
+  jobSpans?: JobSpans | undefined;
 }
 
 const TIMED_OUT_AT_KLING = {
@@ -64,6 +68,7 @@ export function createPoller(options: PollerOptions) {
   const leaseMs = options.leaseMs ?? 30_000;
   const idleMs = options.idleMs ?? 1_000;
   const queueRecheckMs = options.queueRecheckMs ?? 1_000;
+  const jobSpans = options.jobSpans ?? untracedJobSpans;
   const schedule = { firstDelayMs: options.firstDelayMs, maxIntervalMs: options.maxIntervalMs };
 
   let upstreamTrouble = 0;
@@ -127,8 +132,22 @@ export function createPoller(options: PollerOptions) {
       await dispatch(row);
       return;
     }
+    await jobSpans(
+      'kling.poll',
+      row,
+      async (span) => {
+        const outcome = await poll(row, klingTaskId);
+        span?.setAttribute('kling_gateway.poll.outcome', outcome);
+        if (outcome === 'upstream_error') span?.setStatus({ code: SpanStatusCode.ERROR, message: 'Kling call failed' });
+      },
+      SpanKind.CLIENT,
+    );
+  };
+
+  /** One status query at Kling and what follows from its answer. */
+  const poll = async (row: TaskRow, klingTaskId: string): Promise<'upstream_error' | 'not_found' | 'changed' | 'unchanged'> => {
     const found = await ask(row, () => kling.getTask(klingEndpointOf(row.model), klingTaskId, { signal: work.signal }));
-    if (!found) return;
+    if (!found) return 'upstream_error';
     if (found.answer === null) {
       await notFound(row, async (counted) => {
         stats.lost += 1;
@@ -137,17 +156,18 @@ export function createPoller(options: PollerOptions) {
         });
         if (lost) logger.warn({ taskId: row.id, klingTaskId, notFound: counted.notFoundCount }, 'Kling lost the task; refunded');
       });
-      return;
+      return 'not_found';
     }
     const now = clock.now();
     const { event, facts } = eventFor(row, found.answer, now + nextCheckDelayMs(0, schedule));
     if (await transitions.fire(row, event, facts)) {
       stats.transitions += 1;
-      return;
+      return 'changed';
     }
     // Found after all: earlier not-found answers no longer count toward its loss.
     const also = row.notFoundCount > 0 ? { notFoundCount: 0, firstNotFoundAt: null } : {};
     await reschedule(row, nextCheckDelayMs(row.checkAttempts + 1, schedule), row.checkAttempts + 1, also);
+    return 'unchanged';
   };
 
   /** Hands a queued task to Kling when its key has a free slot, it is next in line and Kling takes tasks. */

@@ -1,6 +1,7 @@
 // Hands a QUEUED task that holds a slot to Kling, and reads what came back as a lifecycle event. The
 // one rule it keeps: never refund a task Kling may hold. A create that may have reached Kling is looked
 // up (by our own id) before anything else is decided; a cancel asked for meanwhile only ever looks.
+import { SpanKind, type Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
 import type { Clock } from '../clock.js';
@@ -8,6 +9,7 @@ import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { isKlingApiError } from '../kling/errors.js';
 import type { KlingClient } from '../kling/types.js';
+import { ATTR_KLING_TASK_ID, failSpan, untracedJobSpans, type JobSpans } from '../telemetry/job-spans.js';
 import { countNotFound, type AbsenceRule } from './absence.js';
 import { eventFor, failureFromSubmitError, klingEndpointOf, toKlingRequest } from './kling-mapping.js';
 import { toTaskView } from './task-view.js';
@@ -28,6 +30,8 @@ export interface SubmitterOptions {
   maxRetryDelayMs: number;
   /** Base of the per-task callback URL handed to Kling; unset when Kling cannot reach us. */
   callbackBaseUrl?: string | undefined;
+  /** Each submit is a span of the task's trace. */
+  jobSpans?: JobSpans | undefined;
 }
 
 /** Kling asks for a second at least between retries after its own server errors. */
@@ -35,6 +39,7 @@ const MIN_RETRY_DELAY_MS = 1_000;
 
 export function createSubmitter(options: SubmitterOptions) {
   const { store, kling, transitions, health, clock, logger } = options;
+  const jobSpans = options.jobSpans ?? untracedJobSpans;
 
   const current = async (row: TaskRow) => (await store.getTask(row.id)) ?? row;
 
@@ -90,6 +95,53 @@ export function createSubmitter(options: SubmitterOptions) {
     return current(row);
   };
 
+  const submit = async (row: TaskRow, lookFirst: boolean, span: Span | undefined): Promise<TaskRow> => {
+    if (row.cancelRequestedAt !== null) {
+      health.inconclusive();
+      return settleCancel(row);
+    }
+    try {
+      const request = toKlingRequest(toTaskView(row), callbackUrlOf(row));
+      const found = lookFirst ? await kling.findTaskByExternalId(request.endpoint, row.id) : null;
+      if (found) {
+        health.inconclusive();
+        return await adopt(row, found);
+      }
+      const created = await kling.createTask(request);
+      health.accepted();
+      return await adopt(row, created);
+    } catch (error) {
+      // Handled below (retried, waited out or refused), but the span shows what Kling answered.
+      if (span) failSpan(span, error);
+      // A clear "no" (not ambiguous) to the first send of this task: Kling cannot have it.
+      const neverSent = !lookFirst && isKlingApiError(error) && !error.ambiguous;
+      if (neverSent) {
+        // A cancel asked for while this send was in flight can end the task now: Kling has nothing to bill.
+        const latest = await current(row);
+        if (latest.cancelRequestedAt !== null) {
+          if (isKlingApiError(error) && isAccountRefusal(error)) health.refused(error);
+          else health.inconclusive();
+          return (await transitions.fire(latest, 'canceledBeforeKling', { klingDoesNotHaveIt: true })) ?? current(row);
+        }
+      }
+      if (isKlingApiError(error) && isAccountRefusal(error)) {
+        // Our account, not this task: wait QUEUED until the operator fixes it or the deadline comes.
+        health.refused(error);
+        return requeue(row, health.retryAt(), row.checkAttempts, { upstreamRefusal: error.message, neverSent });
+      }
+      health.inconclusive();
+      if (!isKlingApiError(error) || error.retryable || error.ambiguous) {
+        logger.warn({ taskId: row.id, err: error }, 'submit to Kling did not go through; the task stays queued');
+        return retryLater(row, neverSent);
+      }
+      // Refused for good: Kling did not take it. A cancel asked for meanwhile wins over the failure.
+      const latest = await current(row);
+      const facts = { klingDoesNotHaveIt: true };
+      if (latest.cancelRequestedAt !== null) return (await transitions.fire(latest, 'canceledBeforeKling', facts)) ?? current(row);
+      return (await transitions.fire(latest, 'refused', { ...facts, failure: failureFromSubmitError(error) })) ?? current(row);
+    }
+  };
+
   return {
     settleCancel,
 
@@ -98,50 +150,19 @@ export function createSubmitter(options: SubmitterOptions) {
      * there. The caller has reserved the task's slot and been admitted by the upstream health.
      * Returns the row as it stands afterwards.
      */
-    async submit(row: TaskRow, lookFirst: boolean): Promise<TaskRow> {
-      if (row.cancelRequestedAt !== null) {
-        health.inconclusive();
-        return settleCancel(row);
-      }
-      try {
-        const request = toKlingRequest(toTaskView(row), callbackUrlOf(row));
-        const found = lookFirst ? await kling.findTaskByExternalId(request.endpoint, row.id) : null;
-        if (found) {
-          health.inconclusive();
-          return await adopt(row, found);
-        }
-        const created = await kling.createTask(request);
-        health.accepted();
-        return await adopt(row, created);
-      } catch (error) {
-        // A clear "no" (not ambiguous) to the first send of this task: Kling cannot have it.
-        const neverSent = !lookFirst && isKlingApiError(error) && !error.ambiguous;
-        if (neverSent) {
-          // A cancel asked for while this send was in flight can end the task now: Kling has nothing to bill.
-          const latest = await current(row);
-          if (latest.cancelRequestedAt !== null) {
-            if (isKlingApiError(error) && isAccountRefusal(error)) health.refused(error);
-            else health.inconclusive();
-            return (await transitions.fire(latest, 'canceledBeforeKling', { klingDoesNotHaveIt: true })) ?? current(row);
-          }
-        }
-        if (isKlingApiError(error) && isAccountRefusal(error)) {
-          // Our account, not this task: wait QUEUED until the operator fixes it or the deadline comes.
-          health.refused(error);
-          return requeue(row, health.retryAt(), row.checkAttempts, { upstreamRefusal: error.message, neverSent });
-        }
-        health.inconclusive();
-        if (!isKlingApiError(error) || error.retryable || error.ambiguous) {
-          logger.warn({ taskId: row.id, err: error }, 'submit to Kling did not go through; the task stays queued');
-          return retryLater(row, neverSent);
-        }
-        // Refused for good: Kling did not take it. A cancel asked for meanwhile wins over the failure.
-        const latest = await current(row);
-        const facts = { klingDoesNotHaveIt: true };
-        if (latest.cancelRequestedAt !== null) return (await transitions.fire(latest, 'canceledBeforeKling', facts)) ?? current(row);
-        return (await transitions.fire(latest, 'refused', { ...facts, failure: failureFromSubmitError(error) })) ?? current(row);
-      }
-    },
+    submit: (row: TaskRow, lookFirst: boolean): Promise<TaskRow> =>
+      jobSpans(
+        'kling.submit',
+        row,
+        async (span) => {
+          span?.setAttribute('kling_gateway.submit.look_first', lookFirst);
+          const after = await submit(row, lookFirst, span);
+          if (after.klingTaskId !== null) span?.setAttribute(ATTR_KLING_TASK_ID, after.klingTaskId);
+          span?.setAttribute('kling_gateway.task.status', after.status);
+          return after;
+        },
+        SpanKind.CLIENT,
+      ),
   };
 }
 

@@ -1,5 +1,6 @@
 // Submitting, reading and canceling tasks for one API key at a time.
 import { randomBytes } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import { newId } from '../auth/api-keys.js';
 import type { Clock } from '../clock.js';
 import type { Pricing } from '../credits/pricing.js';
@@ -8,6 +9,7 @@ import type { Store, TaskPage } from '../db/store.js';
 import { IdempotencyConflictError, InsufficientCreditsError, NotFoundError, UpstreamError } from '../errors.js';
 import { fingerprintOf, type GenerateRequest } from './input.js';
 import { isTerminal } from './status.js';
+import { ATTR_TASK_ID, formatTraceparent } from '../telemetry/job-spans.js';
 import type { Submitter } from './submitter.js';
 import { toTaskView, type TaskView } from './task-view.js';
 import type { TaskTransitions } from './transitions.js';
@@ -48,8 +50,9 @@ export function createTaskService(options: TaskServiceOptions) {
      * Prices the request, holds the price and records the task in one transaction, then submits it.
      * Throws InsufficientCreditsError / IdempotencyConflictError before anything is written, and
      * UpstreamError when Kling refused the task for good (the task is then FAILED and refunded).
+     * `trace`: the operation's span, when traced; the task's job continues its trace.
      */
-    async submit(apiKeyId: string, request: GenerateRequest): Promise<TaskView> {
+    async submit(apiKeyId: string, request: GenerateRequest, trace?: Span): Promise<TaskView> {
       const { credits } = pricing.quote(request);
       const now = clock.now();
       const id = newId('vt_');
@@ -79,6 +82,7 @@ export function createTaskService(options: TaskServiceOptions) {
           nextCheckAt: now + options.submitLeaseMs,
           leaseOwner: options.instanceId,
           leaseExpiresAt: now + options.submitLeaseMs,
+          traceparent: trace ? formatTraceparent(trace.spanContext()) : undefined,
         },
         // Taken in the same transaction as the hold when the key has one free and nobody is waiting.
         { maxActive: options.maxActivePerKey, until: now + options.submitLeaseMs },
@@ -89,8 +93,10 @@ export function createTaskService(options: TaskServiceOptions) {
         case 'idempotency-conflict':
           throw new IdempotencyConflictError(request.idempotencyKey ?? '');
         case 'replayed':
+          trace?.setAttribute(ATTR_TASK_ID, outcome.task.id);
           return toTaskView(outcome.task);
         case 'created':
+          trace?.setAttribute(ATTR_TASK_ID, id);
           break;
       }
       transitions.publish(outcome.task);

@@ -3,7 +3,7 @@
 import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import { NotFoundError } from '../errors.js';
-import type { TaskEventListener, TaskPubSub } from './pubsub.js';
+import type { TaskListener, TaskPubSub } from './pubsub.js';
 import { isTerminal } from './status.js';
 import { toTaskView, type TaskView } from './task-view.js';
 
@@ -53,8 +53,8 @@ class TaskWatcher implements AsyncIterableIterator<TaskView> {
   private waiting: Deliver | undefined;
   /** Further next() calls made while one is already pending (none, with the usual consumers). */
   private waitingMore: Deliver[] | undefined;
-  /** A function of its own: the Redis event target calls listeners without `this`, keyed by identity. */
-  private listener: TaskEventListener | undefined;
+  /** A function of its own: the pub/sub calls listeners without `this`, and unlisten() finds it by identity. */
+  private listener: TaskListener | undefined;
 
   constructor(
     private readonly hub: WatchHub,
@@ -96,7 +96,7 @@ class TaskWatcher implements AsyncIterableIterator<TaskView> {
   private start() {
     this.started = true;
     // Listening starts before the first read; what arrives meanwhile is held and judged after it.
-    this.listener = (event) => this.receive(event.detail);
+    this.listener = (row) => this.receive(row);
     this.hub.pubsub.listen(this.taskId, this.listener);
     this.hub.live?.add(this);
     this.startRead();
@@ -133,7 +133,7 @@ class TaskWatcher implements AsyncIterableIterator<TaskView> {
   }
 
   private pass(row: TaskRow) {
-    // Events may arrive out of order or twice (several writers, Redis); only newer versions count.
+    // The watch's own reads overlap the events (first read, resync): only newer versions count.
     if (this.version !== undefined && row.version <= this.version) return;
     if (row.apiKeyId !== this.apiKeyId) return;
     this.version = row.version;

@@ -4,6 +4,7 @@
 import type { Clock } from '../clock.js';
 import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
+import { untracedJobSpans, type JobSpans } from '../telemetry/job-spans.js';
 import { webhookDeliveryFor } from '../webhooks/webhook-event.js';
 import { changeFor, LIFECYCLE, type EventFacts, type TaskEvent } from './lifecycle.js';
 import type { TaskPubSub } from './pubsub.js';
@@ -19,13 +20,16 @@ export interface TaskTransitionsOptions {
   onWebhookQueued?: (() => void) | undefined;
   /** Told of every applied change (metrics). */
   onApplied?: ((event: TaskEvent, row: TaskRow) => void) | undefined;
+  /** A change into a terminal status is a span of the task's trace. */
+  jobSpans?: JobSpans | undefined;
 }
 
 export function createTaskTransitions(options: TaskTransitionsOptions) {
   const { store, pubsub, clock } = options;
+  const jobSpans = options.jobSpans ?? untracedJobSpans;
 
   const publish = (row: TaskRow) => {
-    pubsub.publish('task:updated', row.id, row);
+    pubsub.publish(row);
   };
 
   /**
@@ -37,6 +41,17 @@ export function createTaskTransitions(options: TaskTransitionsOptions) {
     const status = row.status;
     // Statuses only move forward: a finished task, or one already where the event leads, needs no write.
     if (isTerminal(status) || (status === rule.to && !isTerminal(rule.to))) return undefined;
+    // Only the end gets a span of its own; the steps before it show in the submit's and polls' spans.
+    if (!isTerminal(rule.to)) return apply(row, event, facts);
+    return jobSpans('task.transition', row, async (span) => {
+      span?.setAttributes({ 'kling_gateway.task.event': event, 'kling_gateway.task.from_status': status });
+      const updated = await apply(row, event, facts);
+      span?.setAttributes(updated ? { 'kling_gateway.task.status': updated.status } : { 'kling_gateway.transition.applied': false });
+      return updated;
+    });
+  };
+
+  const apply = async (row: TaskRow, event: TaskEvent, facts: EventFacts): Promise<TaskRow | undefined> => {
     const now = clock.now();
     const change = changeFor(row, event, facts, now);
     const updated = await store.transition(row.id, { ...change, webhook: (task) => webhookDeliveryFor(task, now) }, now);

@@ -1,34 +1,32 @@
 // Serves `/videos/<taskId>/<n>`: for the owning key or a signed link, redirects to a fresh upstream
-// URL (asking Kling again when the stored one is about to expire), or serves a local copy.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+// URL (video-renewal.ts asks Kling again when the stored one is about to expire), or serves a local
+// copy (video-cache.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request } from 'undici';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { TaskRow } from '../db/schema.js';
 import type { Store } from '../db/store.js';
 import type { KlingClient } from '../kling/types.js';
 import { bearerToken } from '../server/caller.js';
 import type { ApiKeys } from '../auth/api-keys.js';
-import { klingEndpointOf } from '../tasks/kling-mapping.js';
-import type { TaskVideo } from '../tasks/task-view.js';
-import { upstreamExpiry, type VideoLinks } from './video-links.js';
-
-/** An upstream URL with less than this left is renewed before we hand it out. */
-const RENEW_MARGIN_MS = 3_600_000;
+import type { RateBudget } from '../tasks/rate-budget.js';
+import { createVideoCache } from './video-cache.js';
+import type { VideoLinks } from './video-links.js';
+import { createVideoRenewal } from './video-renewal.js';
 
 export interface VideoAccessOptions {
   store: Store;
   kling: KlingClient;
+  /** The upstream request budget the poller uses; renewing an expired URL takes from it too. */
+  budget: RateBudget;
   apiKeys: ApiKeys;
   links: VideoLinks;
   clock: Clock;
   logger: Logger;
   /** Keep a downloaded copy of each video here and serve it instead of redirecting. */
   cacheDir?: string | undefined;
+  /** Cap on the copies' total size in cacheDir. @default 1 GiB */
+  cacheMaxBytes?: number | undefined;
 }
 
 function send(res: ServerResponse, status: number, message: string) {
@@ -37,42 +35,9 @@ function send(res: ServerResponse, status: number, message: string) {
 }
 
 export function createVideoAccess(options: VideoAccessOptions) {
-  const { store, kling, apiKeys, links, clock, logger } = options;
-
-  /** The video's current upstream URL, asking Kling for fresh ones when the stored URL is stale. */
-  const freshUrl = async (task: TaskRow, n: number): Promise<string | null> => {
-    const videos = JSON.parse(task.videos) as TaskVideo[];
-    const video = videos[n];
-    if (!video) return null;
-    const expiry = upstreamExpiry(video.url, task.completedAt);
-    if ((expiry === null || expiry - clock.now() > RENEW_MARGIN_MS) || task.klingTaskId === null) return video.url;
-    const found = await kling.getTask(klingEndpointOf(task.model), task.klingTaskId);
-    const renewed = found?.videos[n]?.url;
-    if (!found || !renewed) return video.url;
-    await store.updateVideos(
-      task.id,
-      JSON.stringify(videos.map((v, i) => ({ ...v, url: found.videos[i]?.url ?? v.url }))),
-    );
-    return renewed;
-  };
-
-  const cached = async (task: TaskRow, n: number, url: string): Promise<string | null> => {
-    if (!options.cacheDir) return null;
-    const path = join(options.cacheDir, `${task.id}-${n}.mp4`);
-    if (await stat(path).then(() => true, () => false)) return path;
-    await mkdir(options.cacheDir, { recursive: true });
-    // undici's request follows no redirects: a copy comes from the URL Kling gave, or not at all.
-    const download = await request(url);
-    if (download.statusCode !== 200) {
-      await download.body.dump();
-      return null;
-    }
-    // Written under a temporary name and renamed, so a half-written file is never served.
-    const partial = `${path}.${process.pid}.part`;
-    await pipeline(download.body, createWriteStream(partial));
-    await rename(partial, path);
-    return path;
-  };
+  const { store, kling, budget, apiKeys, links, clock, logger } = options;
+  const renewal = createVideoRenewal({ store, kling, budget, clock });
+  const cache = options.cacheDir ? createVideoCache({ dir: options.cacheDir, maxBytes: options.cacheMaxBytes ?? 2 ** 30 }) : undefined;
 
   return async function serveVideo(req: IncomingMessage, res: ServerResponse, taskId: string, n: number) {
     try {
@@ -84,15 +49,15 @@ export function createVideoAccess(options: VideoAccessOptions) {
         send(res, 401, 'A signed link or the owning API key is required.');
         return;
       }
-      const url = task?.status === 'SUCCEEDED' ? await freshUrl(task, n) : null;
+      const url = task?.status === 'SUCCEEDED' ? await renewal.freshUrl(task, n) : null;
       if (!task || !url) {
         send(res, 404, 'No such video.');
         return;
       }
-      const local = await cached(task, n, url);
+      const local = await cache?.open(`${task.id}-${n}`, url);
       if (local) {
         res.writeHead(200, { 'content-type': 'video/mp4', 'cache-control': 'private, max-age=3600' });
-        await pipeline(createReadStream(local), res);
+        await pipeline(local.createReadStream(), res);
         return;
       }
       res.writeHead(302, { location: url, 'cache-control': 'private, max-age=60' });

@@ -12,13 +12,13 @@ export interface WebhookSignatureInput {
   id: string;
   /** The `webhook-timestamp` header, Unix seconds. */
   timestampSeconds: number;
-  /** The exact body bytes sent. */
-  body: string;
+  /** The exact body bytes sent (a string is taken as UTF-8). */
+  body: string | Uint8Array;
 }
 
 function hmacOf({ secret, id, timestampSeconds, body }: WebhookSignatureInput): Buffer {
   const key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
-  return createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest();
+  return createHmac('sha256', key).update(`${id}.${timestampSeconds}.`).update(body).digest();
 }
 
 /** The `webhook-signature` header value: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. */
@@ -39,7 +39,8 @@ export interface VerifyWebhookInput {
   secret: string;
   /** Header names are matched case-insensitively. */
   headers: Record<string, string | string[] | undefined>;
-  body: string;
+  /** As received: the raw bytes, since any re-encoding can change what was signed. */
+  body: string | Uint8Array;
   /** The receiver's time, Unix milliseconds. */
   nowMs: number;
   /**

@@ -46,5 +46,6 @@ export function webhookDeliveryFor(task: TaskRow, now: number): NewWebhookDelive
     attempts: 0,
     nextAttemptAt: now,
     createdAt: now,
+    traceparent: task.traceparent,
   };
 }

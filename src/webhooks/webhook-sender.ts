@@ -1,5 +1,7 @@
 // Sends the webhook outbox: claims due deliveries with a lease, POSTs each signed, and records every
 // attempt. Work comes from the database, so a restarted process resumes the retries of the last one.
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_SERVER_ADDRESS } from '@opentelemetry/semantic-conventions';
 import { Agent, request } from 'undici';
 import type { Logger } from 'pino';
 import { computeBackoffMs } from '../backoff.js';
@@ -7,6 +9,7 @@ import type { Clock } from '../clock.js';
 import { createWorkLoop } from '../work-loop.js';
 import type { WebhookDeliveryRow } from '../db/schema.js';
 import type { Store, WebhookAttemptOutcome } from '../db/store.js';
+import { untracedJobSpans, type JobSpans } from '../telemetry/job-spans.js';
 import { webhookHeaders } from './signature.js';
 import { createWebhookConnector, targetRefusalOf, type WebhookLookup } from './webhook-connector.js';
 import { DEFAULT_WEBHOOK_TARGETS, webhookUrlRefusal, type WebhookTargetPolicy } from './webhook-target.js';
@@ -105,6 +108,8 @@ export interface WebhookSenderOptions extends WebhookSenderTuning {
   targets?: WebhookTargetPolicy;
   /** Resolves receiver host names. @default systemLookup (the OS resolver) */
   lookup?: WebhookLookup | undefined;
+  /** Each attempt is a span of its task's trace. */
+  jobSpans?: JobSpans | undefined;
 }
 
 /** Receivers answer with a status; anything they send beyond this is not worth reading. */
@@ -127,6 +132,7 @@ export function createWebhookSender(options: WebhookSenderOptions) {
   } = options;
   const leaseMs = options.leaseMs ?? timeoutMs + 30_000;
   const targets = options.targets ?? DEFAULT_WEBHOOK_TARGETS;
+  const jobSpans = options.jobSpans ?? untracedJobSpans;
 
   // Our own agent, so stop() can close its keep-alive sockets. undici's request never follows redirects
   // unless a redirect interceptor is added: a 3xx is judged like any other non-2xx answer. Its connector
@@ -260,29 +266,56 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       }
       return;
     }
+    await jobSpans(
+      'webhook.deliver',
+      { id: delivery.taskId, traceparent: delivery.traceparent },
+      async (span) => {
+        span?.setAttributes({
+          'kling_gateway.webhook.delivery_id': delivery.id,
+          'kling_gateway.webhook.event': delivery.event,
+          'kling_gateway.webhook.attempt': attempt,
+          ...(host === null ? {} : { [ATTR_SERVER_ADDRESS]: host }),
+        });
+        const result = await attemptDelivery(delivery, attempt, host, admitted.probe);
+        if (!result || !span) return;
+        if (result.statusCode !== null) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, result.statusCode);
+        span.setAttribute('kling_gateway.webhook.outcome', result.outcome);
+        if (result.error !== null) span.setStatus({ code: SpanStatusCode.ERROR, message: result.error });
+      },
+      SpanKind.CLIENT,
+    );
+  };
+
+  /** One attempt: POSTs, settles the host's breaker and records it; undefined when stopping cut it short. */
+  const attemptDelivery = async (
+    delivery: WebhookDeliveryRow,
+    attempt: number,
+    host: string | null,
+    probe: boolean,
+  ): Promise<{ statusCode: number | null; error: string | null; outcome: WebhookAttemptOutcome['status'] } | undefined> => {
     const key = await store.getApiKey(delivery.apiKeyId);
     const startedAt = clock.now();
     // The key row cannot go away (foreign key), so a missing one is a broken database, not a receiver fault.
     const posted = key ? await post(delivery, key.webhookSecret) : { statusCode: null, error: 'API key not found' };
     // Stopping aborted the request: that says nothing about the receiver, and the lease brings it back.
     if (posted === null) {
-      if (host !== null && admitted.probe) {
+      if (host !== null && probe) {
         const breaker = breakers.get(host);
         if (breaker) breaker.probing = false;
       }
-      return;
+      return undefined;
     }
     const { refused = false, ...result } = posted;
     const at = clock.now();
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
-    if (host !== null && key) settleBreaker(host, admitted.probe, !ok && hostFailure(result.statusCode, refused), at);
+    if (host !== null && key) settleBreaker(host, probe, !ok && hostFailure(result.statusCode, refused), at);
     const outcome = outcomeOf(delivery, attempt, ok, refused, at);
     const recorded = await store.recordWebhookAttempt(
       delivery.id,
       { attempt, statusCode: result.statusCode, error: result.error, durationMs: at - startedAt, attemptedAt: startedAt },
       outcome,
     );
-    if (!recorded) return;
+    if (!recorded) return undefined;
     stats.attempts += 1;
     const details = { deliveryId: delivery.id, taskId: delivery.taskId, attempt, statusCode: result.statusCode };
     if (outcome.status === 'delivered') {
@@ -295,6 +328,7 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       logger.debug({ ...details, error: result.error, nextAttemptAt: outcome.nextAttemptAt }, 'webhook attempt failed; will retry');
     }
     options.onAttempt?.({ deliveryId: delivery.id, taskId: delivery.taskId, attempt, ...result, outcome: outcome.status });
+    return { ...result, outcome: outcome.status };
   };
 
   const work = createWorkLoop<WebhookDeliveryRow>({

@@ -170,6 +170,31 @@ describe.skipIf(!hasChromium)('the demo page in Chromium', () => {
       return video !== null && (video.readyState >= 1 || video.error !== null);
     });
     expect(await page.evaluate(() => document.querySelector('video')?.error?.message ?? null)).toBeNull();
+    // And it really plays, on its own (autoplay, muted, loop): the clock gets past the first half
+    // second, then keeps moving, and more than one frame is decoded. A one-frame placeholder shows
+    // a still and its clock stops at the end; a codec this Chromium lacks never starts.
+    await page.waitForFunction(() => {
+      const video = document.querySelector('video');
+      return video === null || video.error !== null || video.currentTime > 0.5;
+    });
+    const first = await page.evaluate(() => document.querySelector('video')?.currentTime ?? 0);
+    expect(first).toBeGreaterThan(0.5);
+    await page.waitForFunction((seen) => {
+      const video = document.querySelector('video');
+      return video === null || video.error !== null || video.currentTime !== seen;
+    }, first);
+    const played = await page.evaluate(() => {
+      const video = document.querySelector('video');
+      return {
+        error: video?.error?.message ?? null,
+        paused: video?.paused ?? true,
+        duration: video?.duration ?? 0,
+        frames: video?.getVideoPlaybackQuality().totalVideoFrames ?? 0,
+      };
+    });
+    expect(played).toMatchObject({ error: null, paused: false });
+    expect(played.duration).toBeGreaterThanOrEqual(2);
+    expect(played.frames).toBeGreaterThan(5);
 
     await mkdir('test-output', { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

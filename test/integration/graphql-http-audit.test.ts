@@ -1,7 +1,7 @@
 // GraphQL over HTTP conformance: graphql-http's server audits, run against a real gateway. Every
-// audit passes for a client that follows the README (an API key, and the CSRF header wherever the
-// gateway asks for one). Without the CSRF header only the audits listed in CSRF_REFUSED fail, each for
-// the reason given there and in the README's Security section.
+// audit passes for a client that follows the README: an API key (whose Authorization header also
+// passes CSRF prevention), or the CSRF header wherever the gateway asks for one. With neither, only the
+// audits listed in CSRF_REFUSED fail, each for the reason given there and in the README's Security section.
 import { serverAudits, type Audit } from 'graphql-http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CSRF_HEADER } from '../../src/server/yoga.js';
@@ -24,10 +24,10 @@ function needsCsrfHeader(headers: Headers): boolean {
   return contentType === undefined || ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'].some((t) => contentType.startsWith(t));
 }
 
-function fetchAsClient({ csrfHeader }: { csrfHeader: boolean }) {
+function fetchAsClient({ csrfHeader, withKey = true }: { csrfHeader: boolean; withKey?: boolean }) {
   return (input: RequestInfo | URL, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${key}`);
+    if (withKey) headers.set('authorization', `Bearer ${key}`);
     if (csrfHeader && needsCsrfHeader(headers)) headers.set(CSRF_HEADER, '1');
     return fetch(input, { ...init, headers });
   };
@@ -54,9 +54,19 @@ describe('graphql-http server audits, with the CSRF header where the gateway ask
   });
 });
 
+describe('graphql-http server audits, with the key and no CSRF header (Authorization forces a preflight)', () => {
+  const audits = serverAudits({ url, fetchFn: fetchAsClient({ csrfHeader: false }) });
+
+  it.each(rows(audits))('$id passes: $name', async ({ audit }) => {
+    const { result, reason } = await run(audit);
+    expect(result.status, reason).toBe('ok');
+  });
+});
+
 /**
- * Audits that use GET, which CSRF prevention refuses (403) without the header: a GET is a "simple"
- * request that any page can make a browser send with the user's credentials. All three are MAY.
+ * Audits that use GET, which CSRF prevention refuses (403) without the header or a key: a GET is a
+ * "simple" request that any page can make a browser send with the user's cookies. All three are MAY.
+ * The audits' operations (`{ __typename }`) need no key.
  */
 const CSRF_REFUSED: Record<string, string> = {
   '5A70': 'a GET with form-encoded parameters and no CSRF header is a simple cross-site request',
@@ -64,8 +74,8 @@ const CSRF_REFUSED: Record<string, string> = {
   '6A70': 'a GET with URL-encoded variables and no CSRF header is a simple cross-site request',
 };
 
-describe('graphql-http server audits, without any CSRF header', () => {
-  const audits = serverAudits({ url, fetchFn: fetchAsClient({ csrfHeader: false }) });
+describe('graphql-http server audits, without a key or any CSRF header', () => {
+  const audits = serverAudits({ url, fetchFn: fetchAsClient({ csrfHeader: false, withKey: false }) });
   const allowed = audits.filter((audit) => audit.id in CSRF_REFUSED);
   const required = audits.filter((audit) => !(audit.id in CSRF_REFUSED));
 

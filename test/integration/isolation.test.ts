@@ -247,5 +247,6 @@ describe('task ids', () => {
     const stranger = await newKey('guesser');
     const sampled = ids.filter((_, i) => i % 100 === 0);
     for (const id of sampled) expect(await readTask(t, stranger.key, id)).toBeNull();
-  });
+    // A thousand creates with their holds: seconds on an idle machine, several times that on a loaded one.
+  }, 90_000);
 });

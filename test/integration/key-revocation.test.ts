@@ -1,5 +1,5 @@
 // Revoking an API key ends what it holds open, not only its next HTTP request: its WebSockets close
-// (4403, which clients do not retry), an operation sent on such a socket is refused, its SSE
+// (4403, graphql-ws's Forbidden), an operation sent on such a socket is refused, its SSE
 // subscriptions end, and with Redis the same happens on every instance.
 import { CloseCode, MessageType } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';

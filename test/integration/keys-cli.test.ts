@@ -33,7 +33,8 @@ function keysCli(args: string[], env: Record<string, string> = {}): Promise<CliR
   delete inherited['KLING_SECRET_KEY'];
   const childEnv = { ...inherited, DATABASE_URL: dbPath, ...env };
   return new Promise((resolve) => {
-    execFile(join(root, 'node_modules/.bin/tsx'), ['src/cli/keys.ts', ...args], { cwd: root, env: childEnv }, (error, stdout, stderr) => {
+    // What `npm run keys` runs: the built bundle of src/cli/keys.ts (rebuilt first if src/ changed).
+    execFile(process.execPath, ['scripts/start.mjs', 'keys', ...args], { cwd: root, env: childEnv }, (error, stdout, stderr) => {
       resolve({ code: typeof error?.code === 'number' ? error.code : error ? -1 : 0, stdout, stderr });
     });
   });

@@ -4,6 +4,7 @@ import { SignJWT } from 'jose';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/clock.js';
+import { sampleClip } from '../../src/kling/simulator/placeholder-video.js';
 import { createKlingSimulator, type KlingSimulator, type KlingSimulatorOptions } from '../../src/kling/simulator/simulator.js';
 import { signWebhook } from '../../src/kling/simulator/webhook-signature.js';
 import { wireTaskSchema, type WireTask } from '../../src/kling/wire.js';
@@ -374,6 +375,9 @@ describe('Kling simulator tasks', () => {
     const bytes = Buffer.from(await file.body.arrayBuffer());
     expect(bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
     expect(bytes.includes(Buffer.from('moov'))).toBe(true);
+    // The committed clip (src/kling/simulator/assets/sample-clip.mp4): several seconds that really play, not one frame.
+    expect(bytes.equals(sampleClip())).toBe(true);
+    expect(bytes.length).toBeGreaterThan(1000);
 
     const partial = await request(url, { headers: { range: 'bytes=0-7' } });
     expect(partial.statusCode).toBe(206);

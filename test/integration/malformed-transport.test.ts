@@ -162,7 +162,8 @@ const onDefaults: Case[] = [
   ['JSON null', () => postJson(t, key, 'null'), 400],
   ['an empty body', () => postJson(t, key, ''), 400],
   ['a JSON array (batching is off)', () => postJson(t, key, JSON.stringify([{ query: '{ me { name } }' }])), 400],
-  ['text/plain without the CSRF header', () => send(t, { headers: textPlain({}), body: '{ me { name } }' }), 403],
+  ['text/plain without the CSRF header or a key', () => send(t, { headers: { 'content-type': 'text/plain' }, body: '{ me { name } }' }), 403],
+  ['text/plain with a key and no CSRF header', () => send(t, { headers: textPlain({}), body: '{ me { name } }' }), 415],
   ['text/plain with the CSRF header', () => send(t, { headers: textPlain({ [CSRF_HEADER]: '1' }), body: '{ me { name } }' }), 415],
   [
     'multipart/form-data (multipart is off)',
@@ -174,10 +175,10 @@ const onDefaults: Case[] = [
     415,
   ],
   [
-    'application/x-www-form-urlencoded without the CSRF header',
+    'application/x-www-form-urlencoded without the CSRF header or a key',
     () =>
       send(t, {
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${key}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: `query=${encodeURIComponent('{ me { name } }')}`,
       }),
     403,
@@ -200,7 +201,7 @@ const onDefaults: Case[] = [
       }),
     400,
   ],
-  ['no content type at all', () => send(t, { headers: { authorization: `Bearer ${key}` }, body: '{"query":"{ me { name } }"}' }), 403],
+  ['no content type, no CSRF header, no key', () => send(t, { headers: {}, body: '{"query":"{ me { name } }"}' }), 403],
   ['PUT', () => send(t, { method: 'PUT', headers: jsonHeaders(key), body: '{"query":"{ me { name } }"}' }), 405],
   ['DELETE', () => send(t, { method: 'DELETE', headers: jsonHeaders(key) }), 405],
   [

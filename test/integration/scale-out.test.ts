@@ -1,4 +1,5 @@
 // Three gateway processes on one PostgreSQL database and one Redis behave as one gateway.
+import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiKeys } from '../../src/auth/api-keys.js';
 import { systemClock } from '../../src/clock.js';
@@ -7,7 +8,8 @@ import { createStore, type Store } from '../../src/db/store.js';
 import { createKlingSimulator, type KlingSimulator } from '../../src/kling/simulator/simulator.js';
 import { postGraphql } from '../helpers/graphql-http.js';
 import { onTeardown } from '../helpers/leftovers.js';
-import { GENERATE_VIDEO, ME, TASK_UPDATED, type GenerateVideoData, type MeData, type TaskFields } from '../helpers/operations.js';
+import { createKlingClock, simulatorClockOptions } from '../helpers/kling-clock.js';
+import { CANCEL_VIDEO_TASK, GENERATE_VIDEO, ME, TASK_UPDATED, type GenerateVideoData, type MeData, type TaskFields } from '../helpers/operations.js';
 import { freshPostgresDatabase, REDIS_URL, scaleOutServicesAvailable } from '../helpers/services.js';
 import { simulatorGatewayEnv, spawnGateway, type SpawnedGateway } from '../helpers/spawn-gateway.js';
 import { subscribeSse } from '../helpers/sse-client.js';
@@ -22,6 +24,8 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
   let apiKeys: ReturnType<typeof createApiKeys>;
   let databaseUrl: string;
   const instances = new Map<string, SpawnedGateway>();
+  // Kling's time, which a test stops so that a task waits at Kling until the test changes it itself.
+  const klingClock = createKlingClock();
 
   const envFor = (name: string, simulatorUrl: string) =>
     simulatorGatewayEnv(simulatorUrl, {
@@ -41,7 +45,7 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
 
   beforeAll(async () => {
     databaseUrl = await freshPostgresDatabase();
-    simulator = createKlingSimulator({ port: 0, taskSeconds: 1 });
+    simulator = createKlingSimulator({ port: 0, taskSeconds: 1, ...simulatorClockOptions(klingClock) });
     const simulatorUrl = await simulator.start();
     onTeardown(() => simulator.stop());
     // Started together: migrations run once under the advisory lock, whoever comes first.
@@ -81,6 +85,43 @@ describe.skipIf(!available)('three gateway instances on PostgreSQL and Redis', (
     expect(outcome.end).toBe('complete');
     expect(statuses.at(-1)).toBe('SUCCEEDED');
     expect(outcome.results.at(-1)?.data?.taskUpdated.videos).toHaveLength(1);
+  });
+
+  it('sends only task ids and versions through Redis, and a subscriber elsewhere still gets the whole task', async () => {
+    const { key } = await apiKeys.create('notices', 1_000);
+    const prompt = 'A private prompt about a red kite';
+    // Everything published on any task channel, as anyone with access to Redis would see it.
+    const spy = new Redis(REDIS_URL);
+    onTeardown(() => spy.disconnect());
+    const messages: { channel: string; message: string }[] = [];
+    spy.on('pmessage', (_pattern: string, channel: string, message: string) => messages.push({ channel, message }));
+    await spy.psubscribe('task:updated:*');
+
+    klingClock.pause();
+    try {
+      const task = (await generate('gw-a', key, { prompt }))?.task;
+      expect(task?.status).toBe('SUBMITTED');
+      const id = task?.id ?? '';
+      const watched = subscribeSse<{ taskUpdated: TaskFields }>(urlOf('gw-b'), TASK_UPDATED, { id }, { key });
+      await watched.until((payload) => payload.data?.taskUpdated.status === 'SUBMITTED');
+      // Canceled on A while Kling holds the task still: A makes the change, B hears of it through Redis.
+      const canceled = await postGraphql<{ cancelVideoTask: { task?: TaskFields } }>(urlOf('gw-a'), CANCEL_VIDEO_TASK, { id }, { key });
+      expect(canceled.body.data?.cancelVideoTask.task?.status).toBe('CANCELED');
+      const outcome = await watched.done;
+      expect(outcome.end).toBe('complete');
+      expect(outcome.results.at(-1)?.data?.taskUpdated).toMatchObject({ id, status: 'CANCELED', prompt, creditsCharged: task?.credits });
+
+      const row = await store.getTask(id);
+      await vi.waitFor(() => expect(messages.map((m) => m.message)).toContain(JSON.stringify({ taskId: id, version: row?.version })));
+      const ours = messages.filter((m) => m.channel === `task:updated:${id}`);
+      expect(ours.length).toBeGreaterThanOrEqual(2); // created, then canceled
+      for (const { message } of ours) {
+        expect(Object.keys(JSON.parse(message) as object).sort()).toEqual(['taskId', 'version']);
+        for (const secret of [row?.callbackToken ?? '-', prompt, row?.apiKeyId ?? '-', row?.klingTaskId ?? '-']) expect(message).not.toContain(secret);
+      }
+    } finally {
+      klingClock.resume();
+    }
   });
 
   it('polls each of 1,000 round-robin tasks from one instance only', async () => {

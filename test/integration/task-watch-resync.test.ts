@@ -34,7 +34,7 @@ describe('taskUpdated after lost events', () => {
       nextCheckAt: now,
     });
     const resync = new EventTarget();
-    const watch = createTaskWatch({ store, pubsub: createTaskPubSub(), resync });
+    const watch = createTaskWatch({ store, pubsub: createTaskPubSub({ read: (id) => store.getTask(id) }), resync });
     const updates = watch(account.id, 'vt_resync');
     const statusOf = (result: IteratorResult<TaskView>) => (result.done ? undefined : result.value.status);
     expect(statusOf(await updates.next())).toBe('SUBMITTED');

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TaskRow } from '../../src/db/schema.js';
-import type { TaskEventTarget } from '../../src/tasks/pubsub.js';
+import { taskTopic } from '../../src/tasks/pubsub.js';
 import { isTerminal } from '../../src/tasks/status.js';
 import { verifyWebhook } from '../../src/webhooks/signature.js';
 import type { WebhookAttemptResult } from '../../src/webhooks/webhook-sender.js';
@@ -34,15 +34,17 @@ const attemptRecorded = (match: (a: WebhookAttemptResult) => boolean): Promise<W
   return new Promise((resolve) => attemptWaiters.push({ match, resolve }));
 };
 
-/** Resolves with the task once it is terminal, from the same events subscribers get. */
+/** Resolves with the task once it is terminal, woken by the same notices subscribers get. */
 const terminal = (taskId: string): Promise<TaskRow> =>
   new Promise((resolve) => {
-    const topic = `task:updated:${taskId}`;
-    const onEvent = (event: Event) => {
-      const row = (event as CustomEvent<TaskRow>).detail;
-      if (!isTerminal(row.status)) return;
-      events.removeEventListener(topic, onEvent);
-      resolve(row);
+    const topic = taskTopic(taskId);
+    // A notice names the task and its version only; the row is read, as the gateway's own listeners do.
+    const onEvent = () => {
+      void t.gateway.store.getTask(taskId).then((row) => {
+        if (!row || !isTerminal(row.status)) return;
+        events.removeEventListener(topic, onEvent);
+        resolve(row);
+      });
     };
     events.addEventListener(topic, onEvent);
     // It may have finished before we started listening.
@@ -60,7 +62,7 @@ beforeAll(async () => {
     env: { POLL_FIRST_DELAY_MS: '20', POLL_MAX_INTERVAL_MS: '50', WEBHOOK_ALLOWED_HOSTS: receiver.host },
     simulator: { taskSeconds: 0.3 },
     overrides: {
-      eventTarget: events as unknown as TaskEventTarget,
+      eventTarget: events,
       webhooks: { retryBaseMs: 20, retryMaxMs: 50, maxAttempts: MAX_ATTEMPTS, onAttempt },
     },
   });

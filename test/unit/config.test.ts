@@ -26,20 +26,20 @@ describe('loadConfig defaults', () => {
     expect(config.simulator).toEqual({ port: 4010, taskSeconds: 10, inProduction: false });
     expect(config.tasks.maxActivePerKey).toBe(20);
     expect(config.admin.token).toBeUndefined();
-    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: 'any' });
+    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: 'any', trustedDocuments: { file: undefined, only: false } });
     expect(config.demoKey).toBe(true);
   });
 
   it('turns GraphiQL, introspection and the demo key off in production', () => {
     const config = loadConfig({ NODE_ENV: 'production' });
     expect(config.production).toBe(true);
-    expect(config.graphql).toEqual({ graphiql: false, introspection: false, cors: { origins: [] } });
+    expect(config.graphql).toEqual({ graphiql: false, introspection: false, cors: { origins: [] }, trustedDocuments: { file: undefined, only: false } });
     expect(config.demoKey).toBe(false);
   });
 
   it('lets production turn GraphiQL and introspection back on, but never the demo key', () => {
     const config = loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', INTROSPECTION: 'true', DEMO_KEY: 'true' });
-    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: { origins: [] } });
+    expect(config.graphql).toEqual({ graphiql: true, introspection: true, cors: { origins: [] }, trustedDocuments: { file: undefined, only: false } });
     expect(config.demoKey).toBe(false);
   });
 
@@ -150,6 +150,14 @@ describe('loadConfig rejects bad variables by name', () => {
     const { problems, message } = caught as ConfigError;
     expect(problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'REDIS_URL', 'ADMIN_TOKEN', 'LOG_LEVEL']);
     for (const problem of problems) expect(message).toContain(problem);
+  });
+
+  it('refuses TRUSTED_DOCUMENTS_ONLY without the file of documents', () => {
+    expect(() => loadConfig({ TRUSTED_DOCUMENTS_ONLY: 'true' })).toThrow(/TRUSTED_DOCUMENTS_ONLY: needs TRUSTED_DOCUMENTS_FILE/);
+    expect(loadConfig({ TRUSTED_DOCUMENTS_ONLY: 'true', TRUSTED_DOCUMENTS_FILE: 'docs.json' }).graphql.trustedDocuments).toEqual({
+      file: 'docs.json',
+      only: true,
+    });
   });
 });
 

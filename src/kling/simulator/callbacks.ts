@@ -101,8 +101,11 @@ export interface CallbackSenderOptions {
   clock: Clock;
   /** Per-callback connect/headers/body timeout, in ms. */
   timeoutMs: number;
-  /** Standard Webhooks secret (`whsec_...`); without it callbacks are unsigned, as at Kling by default. */
-  webhookSecret?: string | undefined;
+  /**
+   * Standard Webhooks secret (`whsec_...`); without it callbacks are unsigned, as at Kling by default.
+   * Several = a secret rotation: one space-separated `v1,` entry per secret, as Kling sends for 7 days.
+   */
+  webhookSecret?: string | readonly string[] | undefined;
   onResult: (delivered: boolean) => void;
   log: (message: string) => void;
 }
@@ -125,7 +128,8 @@ export function createCallbackSender(options: CallbackSenderOptions) {
       const timestampSeconds = Math.floor(options.clock.now() / 1000);
       headers['webhook-id'] = id;
       headers['webhook-timestamp'] = String(timestampSeconds);
-      headers['webhook-signature'] = signWebhook({ secret: options.webhookSecret, id, timestampSeconds, body: payload });
+      const secrets = typeof options.webhookSecret === 'string' ? [options.webhookSecret] : options.webhookSecret;
+      headers['webhook-signature'] = secrets.map((secret) => signWebhook({ secret, id, timestampSeconds, body: payload })).join(' ');
     }
     let delivered = false;
     try {

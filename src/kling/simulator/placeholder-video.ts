@@ -1,16 +1,27 @@
 // The file behind every simulated video URL, so links work end to end in a browser.
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../../project-root.js';
 
 /**
- * A one-second 64×36 dark-blue clip: H.264 Constrained Baseline, yuv420p, `moov` before `mdat`
- * (faststart) so a `<video>` can start before the end arrives. Made once with ffmpeg
- * (`-f lavfi -i color=c=0x1e2a3a:s=64x36:r=1:d=1 -c:v libx264 -profile:v baseline -movflags +faststart`,
- * SEI stripped); 827 bytes.
+ * A 3-second 128×72 clip that really plays (a square sliding across and back, 36 frames): H.264
+ * Constrained Baseline, yuv420p, `moov` before `mdat` (faststart), 1,773 bytes. Committed, and
+ * read from disk rather than bundled, found from the project root so that src/ (tsx) and the
+ * dist/ bundle agree; scripts/make-sample-clip.sh holds the ffmpeg command that made it.
  */
-const PLACEHOLDER_MP4_BASE64 =
-  'AAAAIGZ0eXBpc29tAAACAGlzb21pc28yYXZjMW1wNDEAAALrbW9vdgAAAGxtdmhkAAAAAAAAAAAAAAAAAAAD6AAAA+gAAQAAAQAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAgAAAjp0cmFrAAAAXHRraGQAAAADAAAAAAAAAAAAAAABAAAAAAAAA+gAAAAAAAAAAAAAAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAABAAAAAAAAAAAAAAAAAABAAAAAAEAAAAAkAAAAAAAkZWR0cwAAABxlbHN0AAAAAAAAAAEAAAPoAAAAAAABAAAAAAGybWRpYQAAACBtZGhkAAAAAAAAAAAAAAAAAABAAAAAQABVxAAAAAAALWhkbHIAAAAAAAAAAHZpZGUAAAAAAAAAAAAAAABWaWRlb0hhbmRsZXIAAAABXW1pbmYAAAAUdm1oZAAAAAEAAAAAAAAAAAAAACRkaW5mAAAAHGRyZWYAAAAAAAAAAQAAAAx1cmwgAAAAAQAAAR1zdGJsAAAAuXN0c2QAAAAAAAAAAQAAAKlhdmMxAAAAAAAAAAEAAAAAAAAAAAAAAAAAAAAAAEAAJABIAAAASAAAAAAAAAABDExhdmMgbGlieDI2NAAAAAAAAAAAAAAAAAAAAAAAAAAAGP//AAAAL2F2Y0MBQsAe/+EAF2dCwB7cR/nwEQAAAwABAAADAAIPFi+AAQAFaM4ESyAAAAAQcGFzcAAAAAEAAAABAAAAFGJ0cnQAAAAAAAABAAAAAQAAAAAYc3R0cwAAAAAAAAABAAAAAQAAQAAAAAAcc3RzYwAAAAAAAAABAAAAAQAAAAEAAAABAAAAFHN0c3oAAAAAAAAAIAAAAAEAAAAUc3RjbwAAAAAAAAABAAADGwAAAD11ZHRhAAAANW1ldGEAAAAAAAAAIWhkbHIAAAAAAAAAAG1kaXJhcHBsAAAAAAAAAAAAAAAACGlsc3QAAAAIZnJlZQAAAChtZGF0AAAAHGWIhAS8RigACdzHAAECKOAAIBt999dddddddeA=';
+export const SAMPLE_CLIP_PATH = join(PROJECT_ROOT, 'src', 'kling', 'simulator', 'assets', 'sample-clip.mp4');
 
-export const PLACEHOLDER_MP4: Buffer = Buffer.from(PLACEHOLDER_MP4_BASE64, 'base64');
+let sampleClipBytes: Buffer | undefined;
+
+/**
+ * The clip's bytes, read on first use and kept: a gateway that talks to the real Kling never
+ * needs the file, so a missing one only matters once the simulator serves a video.
+ */
+export function sampleClip(): Buffer {
+  sampleClipBytes ??= readFileSync(SAMPLE_CLIP_PATH);
+  return sampleClipBytes;
+}
 
 /** Parses a single `bytes=a-b` range; undefined means "send it all", null means unsatisfiable. */
 function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined | null {
@@ -36,7 +47,15 @@ function parseRange(header: string | undefined, size: number): { start: number; 
  * ignores `Range`, and other browsers seek with it.
  */
 export function servePlaceholderVideo(req: IncomingMessage, res: ServerResponse): void {
-  const size = PLACEHOLDER_MP4.length;
+  let clip: Buffer;
+  try {
+    clip = sampleClip();
+  } catch (error) {
+    res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(`the simulator's sample clip cannot be read: ${error instanceof Error ? error.message : String(error)}\n`);
+    return;
+  }
+  const size = clip.length;
   const range = parseRange(req.headers.range, size);
   res.setHeader('Content-Type', 'video/mp4');
   res.setHeader('Accept-Ranges', 'bytes');
@@ -50,5 +69,5 @@ export function servePlaceholderVideo(req: IncomingMessage, res: ServerResponse)
   const headers: Record<string, string | number> = { 'Content-Length': end - start + 1 };
   if (range !== undefined) headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   res.writeHead(range === undefined ? 200 : 206, headers);
-  res.end(req.method === 'HEAD' ? undefined : PLACEHOLDER_MP4.subarray(start, end + 1));
+  res.end(req.method === 'HEAD' ? undefined : clip.subarray(start, end + 1));
 }

@@ -60,8 +60,8 @@ export interface KlingSimulatorOptions {
   faults?: KlingSimulatorFaults;
   /** Timeout of one callback POST, in ms. @default 10_000 */
   callbackTimeoutMs?: number;
-  /** Standard Webhooks secret (`whsec_...`) that signs callbacks; unsigned without it. @default none */
-  webhookSecret?: string;
+  /** Standard Webhooks secret (`whsec_...`) that signs callbacks, or several during a rotation; unsigned without it. @default none */
+  webhookSecret?: string | readonly string[];
   /** @default silent */
   log?: (message: string) => void;
   /**
