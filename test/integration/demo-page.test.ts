@@ -1,6 +1,5 @@
 // The demo page on `GET /`: its HTTP answers, and the whole flow in headless Chromium (Debian's
 // package, driven by playwright-core): key, model-driven controls, a validation message, a video.
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,27 +8,11 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { DEMO_SCRIPT } from '../../src/web/demo-script.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../helpers/chromium.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const SCREENSHOT = 'test-output/demo-page.png';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `!!! ${CHROMIUM} is missing: the demo page's browser test is SKIPPED. ` +
-      'Install it with: apt-get update && apt-get install -y chromium  (.ci/run does this) !!!',
-  );
-}
+const hasChromium = chromiumAvailable("the demo page's browser test");
 
 describe('the demo page over HTTP', () => {
   let t: TestGateway;

@@ -2,31 +2,14 @@
 // package, driven by playwright-core) with every non-loopback request refused: it renders, shows
 // where the key goes, and the key from its Headers tab reaches queries and subscriptions alike.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page, type Request, type Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKlingClock, simulatorClockOptions } from '../helpers/kling-clock.js';
+import { CHROMIUM, CHROMIUM_ARGS, chromiumAvailable } from '../helpers/chromium.js';
 import { startGateway, type TestGateway } from '../helpers/start-gateway.js';
 import { CHEAP, FAST_POLLING, generateTask } from '../helpers/task-flows.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `!!! ${CHROMIUM} is missing: the GraphiQL browser test is SKIPPED. ` +
-      'Install it with: apt-get update && apt-get install -y chromium  (.ci/run does this) !!!',
-  );
-}
+const hasChromium = chromiumAvailable('the GraphiQL browser test');
 
 const HTML = { accept: 'text/html' };
 

@@ -3,7 +3,7 @@
 // not by the gateway's verifier, and both sides run on a clock an hour off real time, so a callback
 // only passes if the gateway judges the timestamp by its own clock.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../helpers/free-port.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { signWebhook } from '../../src/kling/simulator/webhook-signature.js';
@@ -26,19 +26,6 @@ const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 /** An hour ahead of real time: Date.now() would call every one of these timestamps stale. */
 const SKEW_MS = 60 * 60_000;
 const skewedClock: Clock = { now: () => Date.now() + SKEW_MS, sleep: (ms, signal) => systemClock.sleep(ms, signal) };
-
-/** A port that was free a moment ago: PUBLIC_URL must name the port before the gateway listens. */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
 
 /** A gateway that only callbacks can move (the poller looks a minute after submit), checking `secret`. */
 async function gatewayWithCallbacks(secret: string, simulatorSecrets: string | readonly string[]): Promise<TestGateway> {

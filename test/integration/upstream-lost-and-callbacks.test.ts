@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../helpers/free-port.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKlingClock, simulatorClockOptions } from '../helpers/kling-clock.js';
 import { TASK_UPDATED, type TaskFields } from '../helpers/operations.js';
@@ -98,19 +98,6 @@ describe('a task Kling loses', () => {
     expect(await ledgerOf(t, key)).toEqual({ grant: 1_000, hold: PRICE, charge: PRICE, refund: 0 });
   });
 });
-
-/** A port that was free a moment ago: PUBLIC_URL must name the port before the gateway listens. */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
 
 describe("Kling's callbacks", () => {
   let t: TestGateway;
