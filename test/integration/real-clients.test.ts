@@ -9,7 +9,7 @@ import { Client as UrqlClient, cacheExchange, fetchExchange, subscriptionExchang
 import { OperationTypeNode } from 'graphql';
 import { GraphQLClient } from 'graphql-request';
 import { createClient as createSseClient } from 'graphql-sse';
-import { createClient as createWsClient } from 'graphql-ws';
+import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import introspection from '../../src/generated/possible-types.js';
@@ -208,21 +208,22 @@ describe('urql (@urql/core 6) with its stock exchanges', () => {
     expect(methods).toEqual(['GET']);
   });
 
+  /** urql's stock exchanges, with subscriptions forwarded to a graphql-ws or graphql-sse client as its docs show. */
+  const exchangesOver = (transport: Pick<WsClient, 'subscribe'>) => [
+    cacheExchange,
+    fetchExchange,
+    subscriptionExchange({
+      forwardSubscription: (request) => ({
+        subscribe: (sink) => ({ unsubscribe: transport.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+      }),
+    }),
+  ];
+
   it('follows taskUpdated through subscriptionExchange over graphql-ws', async () => {
     const key = await t.createKey(100, 'urql ws');
     const wsClient = createWsClient({ url: toWebSocketUrl(t.url), webSocketImpl: WebSocket, connectionParams: { authorization: bearer(key) } });
     onTeardown(() => wsClient.dispose());
-    const { client } = urql(key, {
-      exchanges: [
-        cacheExchange,
-        fetchExchange,
-        subscriptionExchange({
-          forwardSubscription: (request) => ({
-            subscribe: (sink) => ({ unsubscribe: wsClient.subscribe({ ...request, query: request.query ?? '' }, sink) }),
-          }),
-        }),
-      ],
-    });
+    const { client } = urql(key, { exchanges: exchangesOver(wsClient) });
     const task = await generateTask(t, key, { prompt: 'A fox over graphql-ws', ...CHEAP });
     expectSucceeded(await followToTheEnd(client.subscription(TASK_UPDATED_TEXT, { id: task.id })), task.id);
   });
@@ -231,17 +232,7 @@ describe('urql (@urql/core 6) with its stock exchanges', () => {
     const key = await t.createKey(100, 'urql sse');
     const sseClient = createSseClient({ url: t.url.href, headers: { authorization: bearer(key) } });
     onTeardown(() => sseClient.dispose());
-    const { client } = urql(key, {
-      exchanges: [
-        cacheExchange,
-        fetchExchange,
-        subscriptionExchange({
-          forwardSubscription: (request) => ({
-            subscribe: (sink) => ({ unsubscribe: sseClient.subscribe({ ...request, query: request.query ?? '' }, sink) }),
-          }),
-        }),
-      ],
-    });
+    const { client } = urql(key, { exchanges: exchangesOver(sseClient) });
     const task = await generateTask(t, key, { prompt: 'A fox over graphql-sse', ...CHEAP });
     expectSucceeded(await followToTheEnd(client.subscription(TASK_UPDATED_TEXT, { id: task.id })), task.id);
   });
